@@ -1,0 +1,4 @@
+from gto_dulwich.cli import main
+
+if __name__ == "__main__":
+    main()

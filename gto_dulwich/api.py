@@ -1,0 +1,406 @@
+"""The library API: GTO's function names and parameters, over one read of the repository.
+
+Every function accepts a path, an open dulwich ``Repo`` or a :class:`Registry`
+(a snapshot that reads the repository once and answers many questions; GTO
+re-reads everything on every call).  Functions return frozen records whose
+``to_dict()`` is exactly what the CLI prints as JSON; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from gto_dulwich.annotations import Annotation, Index, parse_index
+from gto_dulwich.config import Config, load_config
+from gto_dulwich.errors import ArtifactNotFound, GTOError
+from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
+from gto_dulwich.grammar import Shortcut, encode_name, parse_shortcut
+from gto_dulwich.grammar import parse_tag as _parse_tag
+from gto_dulwich.queries import (
+    HistoryRow,
+    RegistryRow,
+    Sort,
+    VersionRow,
+    find_event,
+    registry_rows,
+    used_stages,
+    version_rows,
+    versions_in_stages,
+)
+from gto_dulwich.queries import history as _history
+from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
+from gto_dulwich.repo import GitRepo
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
+
+RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
+
+
+def _artifact_filter(name: str) -> Callable[[str], bool]:
+    """Keep only tags of one artifact: decided from the ref name, before any object is read."""
+    encoded = encode_name(name)
+    at, hash_ = encoded + "@", encoded + "#"
+    return lambda ref: ref.startswith(at) or ref.startswith(hash_)
+
+
+class Registry:
+    """A snapshot of one repository's registry: read once, queried many times."""
+
+    def __init__(
+        self, git: GitRepo, state: RegistryState, config: Config, annotations: Index
+    ) -> None:
+        self.git = git
+        self.state = state
+        self.config = config
+        self.head_annotations = annotations
+
+    @classmethod
+    def open(
+        cls,
+        repo: str | os.PathLike[str] | Repo | GitRepo = ".",
+        *,
+        artifact: str | None = None,
+        enrich_all: bool = False,
+        config: Config | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Registry:
+        """Read the registry.
+
+        ``artifact`` restricts the read to that artifact's tags (fast path for
+        one-artifact commands); ``enrich_all`` reads ``artifacts.yaml`` at every
+        version's commit (needed only for ``show NAME --json``).
+        """
+        git = _open_git(repo)
+        try:
+            cfg = config or load_config(git.workdir, environ)
+            accept = _artifact_filter(artifact) if artifact else None
+            state, annotations = _read_state(git, cfg, accept=accept, enrich_all=enrich_all)
+        except BaseException:
+            git.close()
+            raise
+        return cls(git, state, cfg, annotations)
+
+    def close(self) -> None:
+        self.git.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        return self.state.diagnostics
+
+    def artifact(self, name: str) -> Artifact:
+        found = self.state.find(name)
+        if found is None:
+            raise ArtifactNotFound(name)
+        return found
+
+    def stages(self, *, allowed: bool = False, used: bool = False) -> list[str] | None:
+        if allowed and used:
+            raise GTOError('Either "allowed" or "used" can be set')
+        if allowed:
+            return list(self.config.stages) if self.config.stages is not None else None
+        if used or self.config.stages is None:
+            return used_stages(self.state)
+        return list(self.config.stages)
+
+
+def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo) -> GitRepo:
+    if isinstance(repo, GitRepo):
+        return GitRepo(repo.dulwich, owned=False)
+    if isinstance(repo, (str, os.PathLike)):
+        return GitRepo.open(repo)
+    return GitRepo(repo, owned=False)
+
+
+def _read_state(
+    git: GitRepo,
+    config: Config,
+    *,
+    accept: Callable[[str], bool] | None,
+    enrich_all: bool,
+) -> tuple[RegistryState, Index]:
+    entries = git.tag_refs(accept)
+    wanted = [e for e in entries if parse_ref_name(e.name) is not None]
+    ignored = [e for e in entries if parse_ref_name(e.name) is None]
+    log = build_event_log(git.read_tags(wanted), ignored)
+    head = git.head()
+    parsed: dict[bytes, Index] = {}
+    extra: list[Diagnostic] = []
+    if git.packed_refs_bad_lines:
+        extra.append(
+            Diagnostic(
+                "packed-refs",
+                f"{git.packed_refs_bad_lines} malformed line(s) in packed-refs skipped",
+                "error",
+            )
+        )
+
+    def index_at(commit: str) -> Index:
+        data = git.read_file(commit, config.index)
+        if data is None:
+            return Index()
+        key = hashlib.sha1(data).digest()
+        if key not in parsed:
+            parsed[key] = parse_index(data, index=config.index, commit=commit)
+        return parsed[key]
+
+    head_index = index_at(head) if head else Index()
+
+    def snapshot(commit: str) -> CommitSnapshot | None:
+        info = git.commit_info(commit)
+        if info is None:
+            return None
+        if commit == head:
+            return CommitSnapshot(info, dict(head_index.artifacts))
+        try:
+            return CommitSnapshot(info, dict(index_at(commit).artifacts))
+        except GTOError as exc:
+            # GTO fails every read on a corrupt file in any tagged commit; we skip it.
+            extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
+            return CommitSnapshot(info, {})
+
+    state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
+    if accept is not None:
+        state = RegistryState(
+            {n: a for n, a in state.artifacts.items() if accept(encode_name(n) + "@")},
+            state.diagnostics,
+            head,
+        )
+    if extra:
+        state = RegistryState(state.artifacts, state.diagnostics + tuple(extra), state.head)
+    return state, head_index
+
+
+def _registry(
+    repo: RepoLike, *, artifact: str | None = None, enrich_all: bool = False
+) -> tuple[Registry, bool]:
+    """An open registry and whether the caller must close it."""
+    if isinstance(repo, Registry):
+        return repo, False
+    return Registry.open(repo, artifact=artifact, enrich_all=enrich_all), True
+
+
+# -- show ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryView:
+    """``show`` with no name: one row per artifact, one column per stage."""
+
+    stages: list[str]
+    rows: list[RegistryRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {row.name: row.to_dict() for row in self.rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactView:
+    """``show NAME``: the artifact's versions (filtered by a shortcut), highest first."""
+
+    name: str
+    registered: bool
+    rows: list[VersionRow]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [row.version.to_dict() for row in self.rows]
+
+
+def show(
+    repo: RepoLike,
+    name: str | None = None,
+    *,
+    registered_only: bool = False,
+    deprecated: bool = False,
+    assignments_per_version: int = -1,
+    versions_per_stage: int = 1,
+    sort: Sort | str = Sort.TIMESTAMP,
+    enrich_all: bool = True,
+) -> RegistryView | ArtifactView:
+    """GTO's ``show``: the registry (no name) or one artifact (``NAME``, ``NAME@latest``,
+    ``NAME@vX.Y.Z``, ``NAME#STAGE``)."""
+    sort = Sort(sort)
+    shortcut = parse_shortcut(name) if name else None
+    registry, owned = _registry(
+        repo, artifact=shortcut.name if shortcut else None, enrich_all=bool(name and enrich_all)
+    )
+    try:
+        if shortcut is None:
+            stages = registry.stages() or []
+            registry_view = registry_rows(
+                registry.state,
+                stages,
+                deprecated=deprecated,
+                registered_only=registered_only,
+                assignments_per_version=assignments_per_version,
+                versions_per_stage=versions_per_stage,
+                sort=sort,
+            )
+            return RegistryView(stages, registry_view)
+        artifact = registry.artifact(shortcut.name)
+        rows = version_rows(
+            artifact,
+            deprecated=deprecated,
+            registered_only=registered_only,
+            assignments_per_version=assignments_per_version,
+            versions_per_stage=versions_per_stage,
+            sort=sort,
+        )
+        return ArtifactView(artifact.name, artifact.is_registered, _apply(shortcut, rows))
+    finally:
+        if owned:
+            registry.close()
+
+
+def _apply(shortcut: Shortcut, rows: list[VersionRow]) -> list[VersionRow]:
+    if shortcut.latest:
+        return rows[:1]
+    if shortcut.version is not None:
+        return [r for r in rows if r.version.version == shortcut.version]
+    if shortcut.stage is not None:
+        return [r for r in rows if shortcut.stage in r.stages]
+    return rows
+
+
+# -- history, check_ref, stages -----------------------------------------------
+
+
+def history(
+    repo: RepoLike, artifact: str | None = None, ascending: bool = False
+) -> list[HistoryRow]:
+    """Every registry event, newest first (oldest first with ``ascending``)."""
+    registry, owned = _registry(repo, artifact=artifact)
+    try:
+        return _history(registry.state, artifact, ascending=ascending)
+    finally:
+        if owned:
+            registry.close()
+
+
+def _tag_of(ref: str) -> str:
+    return ref[len("refs/tags/") :] if ref.startswith("refs/tags/") else ref
+
+
+def check_ref(repo: RepoLike, ref: str) -> list[Event]:
+    """The registry events a tag created: ``[]`` when it is not an annotated GTO tag."""
+    tag = _tag_of(ref)
+    parsed = parse_ref_name(tag)
+    if parsed is None:
+        return []
+    registry, owned = _registry(repo, artifact=parsed.name)
+    try:
+        return find_event(registry.state, tag)
+    finally:
+        if owned:
+            registry.close()
+
+
+def get_stages(repo: RepoLike, allowed: bool = False, used: bool = False) -> list[str] | None:
+    """Allowed stages from config, or the stages currently in use."""
+    registry, owned = _registry(repo)
+    try:
+        return registry.stages(allowed=allowed, used=used)
+    finally:
+        if owned:
+            registry.close()
+
+
+# -- latest, which, describe ----------------------------------------------------
+
+
+def find_latest_version(
+    repo: RepoLike, name: str, all: bool = False, registered: bool = True
+) -> Version | list[Version] | None:
+    """The highest active registered version (``all``: every active one, highest first)."""
+    registry, owned = _registry(repo, artifact=name)
+    try:
+        artifact = registry.artifact(name)
+        versions = artifact.active_versions(registered_only=registered)
+        if all:
+            return versions
+        return versions[0] if versions else None
+    finally:
+        if owned:
+            registry.close()
+
+
+def find_versions_in_stage(
+    repo: RepoLike,
+    name: str,
+    stage: str,
+    assignments_per_version: int = -1,
+    versions_per_stage: int = 1,
+    registered_only: bool = False,
+    sort: Sort | str = Sort.SEMVER,
+) -> list[VStage] | None:
+    """Versions in ``stage``, first = the one in it.  GTO's API sorts by semver here."""
+    registry, owned = _registry(repo, artifact=name)
+    try:
+        registry.config.check_stage(stage)
+        artifact = registry.artifact(name)
+        held = versions_in_stages(
+            artifact,
+            registered_only=registered_only,
+            assignments_per_version=assignments_per_version,
+            versions_per_stage=versions_per_stage,
+            sort=Sort(sort),
+        )
+        return held.get(stage) or None
+    finally:
+        if owned:
+            registry.close()
+
+
+def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | None:
+    """The ``artifacts.yaml`` entry of ``name`` at ``rev`` (default HEAD), or None.
+
+    ``name`` may be a shortcut (``NAME@latest``, ``NAME@vX.Y.Z``, ``NAME#STAGE``):
+    then the entry is read at that version's commit.
+    """
+    shortcut = parse_shortcut(name)
+    registry, owned = _registry(repo, artifact=shortcut.name)
+    try:
+        git = registry.git
+        commit: str | None
+        if shortcut.name != name:
+            if rev is not None:
+                raise GTOError("Cannot use a version or stage shortcut together with a revision")
+            view = show(registry, name, enrich_all=False)
+            assert isinstance(view, ArtifactView)
+            if not view.rows:
+                return None
+            commit = view.rows[0].version.commit
+        else:
+            commit = git.resolve(rev) if rev else git.head()
+        if commit is None:
+            return None
+        data = git.read_file(commit, registry.config.index)
+        if data is None:
+            return None
+        return parse_index(data, index=registry.config.index, commit=commit).artifacts.get(
+            shortcut.name
+        )
+    finally:
+        if owned:
+            registry.close()
+
+
+def parse_tag(name: str) -> dict[str, object]:
+    """GTO's ``parse_tag``: the parsed tag as a dict (raises on a non-GTO tag)."""
+    return _parse_tag(name).to_dict()
+
+
+def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
+    path = Path(repo)
+    return (path / ".gto").exists() or (path / "artifacts.yaml").exists()

@@ -1,0 +1,659 @@
+"""The ``gto`` command line: options -> api -> render -> exit code.
+
+This is the one place that catches errors.  Exit codes: 0 success (also
+"nothing found"), 1 an expected failure (one line on stderr), 2 usage (Click's),
+3 an unexpected error (rerun with ``--traceback`` to see it), 130 Ctrl-C.
+
+Heavy imports (dulwich, Rich, ruamel.yaml) happen inside commands, so
+``gto --help`` and start-up stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from gto_dulwich import __version__
+from gto_dulwich.errors import GTOError
+
+if TYPE_CHECKING:
+    from gto_dulwich.api import ArtifactView, RegistryView
+    from gto_dulwich.events import Event
+
+GTO_COMPAT = "1.10.1"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emojis_enabled() -> bool:
+    value = os.environ.get("GTO_EMOJIS", "true").strip().lower()
+    return value not in ("0", "false", "no", "off", "f", "n")
+
+
+def _marker(emoji: str) -> str:
+    return emoji if emojis_enabled() else ""
+
+
+def echo(text: str = "") -> None:
+    """Machine-safe output: straight to stdout, never wrapped."""
+    click.echo(text)
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str | None]], plain: bool) -> None:
+    from gto_dulwich import render
+
+    if plain:
+        echo(render.plain_table(headers, rows))
+    elif sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(render.rich_table(headers, rows))
+    else:
+        echo(render.box_table(headers, rows))
+
+
+class GTOGroup(click.Group):
+    """Runs commands with GTO's error handling and lists them in GTO's sections."""
+
+    sections = (
+        (
+            "Read the registry",
+            ("show", "history", "check-ref", "stages", "latest", "which", "describe", "doctor"),
+        ),
+        ("Modify artifacts", ("register", "assign", "deprecate", "annotate", "remove")),
+        ("Tagged artifacts", ("tag-path",)),
+    )
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed: set[str] = set()
+        for title, names in self.sections:
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                listed.add(name)
+                rows.append((name, command.get_short_help_str(limit=70)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        rest = [
+            (name, cmd.get_short_help_str(limit=70))
+            for name in self.list_commands(ctx)
+            if name not in listed and (cmd := self.get_command(ctx, name)) and not cmd.hidden
+        ]
+        if rest:
+            with formatter.section("Other"):
+                formatter.write_dl(rest)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        traceback = bool(ctx.params.get("traceback"))
+        try:
+            return super().invoke(ctx)
+        except GTOError as exc:
+            if traceback:
+                raise
+            click.echo(f"{_marker('❌ ')}{exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            ctx.exit(1)
+        except Exception as exc:
+            if traceback:
+                raise
+            click.echo(
+                f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {exc}\n"
+                "Rerun with '--traceback' to see where it happened and report it.",
+                err=True,
+            )
+            ctx.exit(3)
+
+
+@click.group(
+    cls=GTOGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option("--version", "show_version", is_flag=True, help="Show the version and exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Also report tags the registry skipped.")
+@click.option("--traceback", "--tb", "traceback", is_flag=True, hidden=True)
+@click.pass_context
+def cli(ctx: click.Context, show_version: bool, verbose: bool, traceback: bool) -> None:
+    """Git Tag Ops registry: versions and stages of artifacts as git tags, no git needed.
+
+    Compatible with GTO 1.10.1: same tags, commands, options and JSON.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    if show_version:
+        echo(f"gto_dulwich {__version__} (GTO {GTO_COMPAT} compatible)")
+        ctx.exit(0)
+    if ctx.invoked_subcommand is None:
+        echo(ctx.get_help())
+        ctx.exit(2)
+
+
+def repo_option(func: F) -> F:
+    return click.option(
+        "-r",
+        "--repo",
+        default=".",
+        show_default=True,
+        help="Repository to use: a path to a work tree (or any folder inside it) or a bare repo.",
+    )(func)
+
+
+def _report_diagnostics(registry: Any) -> None:
+    ctx = click.get_current_context()
+    if not (ctx.obj or {}).get("verbose"):
+        return
+    from gto_dulwich.render import safe
+
+    for diagnostic in registry.diagnostics:
+        click.echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {diagnostic.reason}", err=True)
+
+
+def _only_one(flags: dict[str, bool], message: str) -> None:
+    if sum(flags.values()) > 1:
+        raise click.UsageError(message)
+
+
+# -- show ------------------------------------------------------------------------
+
+SORT_CHOICE = click.Choice(["timestamp", "semver"])
+
+
+@cli.command()
+@click.argument("name", required=False)
+@repo_option
+@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@click.option("--name", "name_only", is_flag=True, help="Show only artifact names.")
+@click.option("--version", "version_only", is_flag=True, help="Show only versions.")
+@click.option("--stage", "stage_only", is_flag=True, help="Show only stages.")
+@click.option("--ref", "ref_only", is_flag=True, help="Show only git references (tags).")
+@click.option(
+    "--ro",
+    "--registered-only",
+    "registered_only",
+    is_flag=True,
+    help="Show only registered versions.",
+)
+@click.option("-d", "--deprecated", is_flag=True, help="Include deprecated artifacts.")
+@click.option(
+    "--av",
+    "--assignments-per-version",
+    "av",
+    type=int,
+    default=-1,
+    show_default=True,
+    help="Show N oldest stages for each version; -1 for all.",
+)
+@click.option(
+    "--vs",
+    "--versions-per-stage",
+    "vs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Show N versions for each stage; -1 for all.",
+)
+@click.option(
+    "--sort",
+    type=SORT_CHOICE,
+    default="timestamp",
+    show_default=True,
+    help="Which version holds a stage: the last assigned, or the highest.",
+)
+def show(
+    name: str | None,
+    repo: str,
+    as_json: bool,
+    plain: bool,
+    name_only: bool,
+    version_only: bool,
+    stage_only: bool,
+    ref_only: bool,
+    registered_only: bool,
+    deprecated: bool,
+    av: int,
+    vs: int,
+    sort: str,
+) -> None:
+    """Show the registry, or one artifact.
+
+    NAME may be ARTIFACT, ARTIFACT@latest, ARTIFACT@vX.Y.Z or ARTIFACT#STAGE.
+    """
+    from gto_dulwich import api, render
+
+    _only_one(
+        {
+            "json": as_json,
+            "plain": plain,
+            "name": name_only,
+            "version": version_only,
+            "stage": stage_only,
+            "ref": ref_only,
+        },
+        "Only one output format allowed",
+    )
+    with api.Registry.open(
+        repo, artifact=_artifact_of(name), enrich_all=bool(name and as_json)
+    ) as registry:
+        _report_diagnostics(registry)
+        view = api.show(
+            registry,
+            name,
+            registered_only=registered_only,
+            deprecated=deprecated,
+            assignments_per_version=av,
+            versions_per_stage=vs,
+            sort=sort,
+        )
+    if as_json:
+        echo(render.to_json(view.to_dict()))
+    elif isinstance(view, api.RegistryView):
+        _show_registry(view, plain, name_only, version_only, stage_only, ref_only)
+    else:
+        _show_artifact(view, plain, name_only, version_only, stage_only, ref_only)
+
+
+def _artifact_of(name: str | None) -> str | None:
+    if not name:
+        return None
+    from gto_dulwich.grammar import parse_shortcut
+
+    return parse_shortcut(name).name
+
+
+def _show_registry(
+    view: RegistryView,
+    plain: bool,
+    name_only: bool,
+    version_only: bool,
+    stage_only: bool,
+    ref_only: bool,
+) -> None:
+    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+
+    rows = sorted(view.rows, key=lambda row: row.name)
+    names = [("" if row.registered else "*") + row.name for row in rows]
+    for flag, option in ((version_only, "version"), (stage_only, "stage"), (ref_only, "ref")):
+        if flag:
+            if rows:
+                raise GTOError(f"Cannot apply --{option}")
+            return
+    if name_only:
+        for name in names:
+            echo(safe(name))
+        return
+    if not rows:
+        echo(NOTHING_FOUND)
+        return
+    headers = ["name", "latest", *(f"#{stage}" for stage in view.stages)]
+    table = [
+        [
+            name,
+            cut_hexsha(row.latest) if row.latest else None,
+            *(", ".join(cut_hexsha(v) for v in row.stages[s]) or None for s in view.stages),
+        ]
+        for name, row in zip(names, rows, strict=True)
+    ]
+    _print_table(headers, table, plain)
+
+
+def _show_artifact(
+    view: ArtifactView,
+    plain: bool,
+    name_only: bool,
+    version_only: bool,
+    stage_only: bool,
+    ref_only: bool,
+) -> None:
+    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+
+    if name_only:
+        raise GTOError("Cannot apply --name")
+    if version_only or stage_only or ref_only:
+        for row in view.rows:
+            if version_only:
+                echo(row.version.version)
+            elif stage_only:
+                echo(", ".join(row.stages))
+            else:
+                echo(safe(row.version.ref))
+        return
+    if not view.rows:
+        echo(NOTHING_FOUND)
+        return
+    artifact = ("" if view.registered else "*") + view.name
+    table = [
+        [
+            artifact,
+            cut_hexsha(row.version.version),
+            ", ".join(row.stages),
+            str(row.version.created_at),
+            cut_hexsha(row.version.ref),
+        ]
+        for row in view.rows
+    ]
+    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
+
+
+# -- history -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("name", required=False)
+@repo_option
+@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@click.option("--asc", "--ascending", "ascending", is_flag=True, help="Show oldest events first.")
+def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: bool) -> None:
+    """Show the history of events (registrations, assignments...), newest first."""
+    from gto_dulwich import api, render
+
+    _only_one({"json": as_json, "plain": plain}, "Only one output format allowed")
+    with api.Registry.open(repo, artifact=name) as registry:
+        _report_diagnostics(registry)
+        rows = api.history(registry, name, ascending=ascending)
+    if as_json:
+        echo(render.to_json([row.to_dict() for row in rows]))
+        return
+    if not rows:
+        echo(render.NOTHING_FOUND)
+        return
+    table = [
+        [
+            str(r.event.created_at),
+            r.event.artifact,
+            r.event.kind.value,
+            r.event.version,
+            r.event.stage,
+            r.event.commit[:7],
+            r.event.tag,
+        ]
+        for r in rows
+    ]
+    headers = ["timestamp", "artifact", "event", "version", "stage", "commit", "ref"]
+    _print_table(headers, table, plain)
+
+
+# -- check-ref -----------------------------------------------------------------------
+
+
+def event_sentence(event: Event) -> str:
+    from gto_dulwich.events import EventKind
+
+    kind = event.kind
+    if kind is EventKind.REGISTRATION:
+        return f'Version "{event.version}" of artifact "{event.artifact}" was registered'
+    if kind is EventKind.DEREGISTRATION:
+        return f'Version "{event.version}" of artifact "{event.artifact}" was deregistered'
+    if kind is EventKind.ASSIGNMENT:
+        return (
+            f'Stage "{event.stage}" was assigned to version "{event.version}" '
+            f'of artifact "{event.artifact}"'
+        )
+    if kind is EventKind.UNASSIGNMENT:
+        return (
+            f'Stage "{event.stage}" was unassigned from version "{event.version}" '
+            f'of artifact "{event.artifact}"'
+        )
+    return f'Artifact "{event.artifact}" was deprecated'
+
+
+@cli.command("check-ref")
+@click.argument("ref")
+@repo_option
+@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@click.option("--name", "name_only", is_flag=True, help="Show artifact name.")
+@click.option("--version", "version_only", is_flag=True, help="Output artifact version.")
+@click.option("--event", "event_only", is_flag=True, help="Show event.")
+@click.option("--stage", "stage_only", is_flag=True, help="Show artifact stage.")
+def check_ref(
+    ref: str,
+    repo: str,
+    as_json: bool,
+    name_only: bool,
+    version_only: bool,
+    event_only: bool,
+    stage_only: bool,
+) -> None:
+    """Find out the artifact version registered or assigned with a tag (TAG or refs/tags/TAG)."""
+    from gto_dulwich import api, render
+
+    _only_one(
+        {
+            "json": as_json,
+            "name": name_only,
+            "version": version_only,
+            "event": event_only,
+            "stage": stage_only,
+        },
+        "Only one output formatting flags is allowed",
+    )
+    events = api.check_ref(repo, ref)
+    if len(events) > 1:
+        raise GTOError("Checking refs that created 1+ events is not supported")
+    if as_json:
+        echo(render.to_json(events[0].check_ref_dict() if events else {}))
+        return
+    if not events:
+        return
+    event = events[0]
+    if name_only:
+        echo(event.artifact)
+    elif version_only:
+        if event.version is not None:
+            echo(event.version)
+    elif event_only:
+        echo(event.kind.value)
+    elif stage_only:
+        if event.stage is not None:
+            echo(event.stage)
+    else:
+        echo(f"{_marker('✅ ')} {render.safe(event_sentence(event))}")
+
+
+# -- stages, doctor, parse-tag ----------------------------------------------------------
+
+
+@cli.command()
+@repo_option
+@click.option("--allowed", is_flag=True, help="Show stages allowed in the config.")
+@click.option("--used", is_flag=True, help="Show stages currently held by some version.")
+@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+def stages(repo: str, allowed: bool, used: bool, as_json: bool) -> None:
+    """Print the list of stages: allowed by config, else in use."""
+    from gto_dulwich import api, render
+
+    _only_one({"allowed": allowed, "used": used}, 'Either "allowed" or "used" can be set')
+    result = api.get_stages(repo, allowed=allowed, used=used)
+    if as_json:
+        echo(render.to_json(result))
+        return
+    for stage in result or []:
+        echo(stage)
+
+
+@cli.command()
+@repo_option
+def doctor(repo: str) -> None:
+    """Show the configuration and every tag the registry skipped, and why."""
+    from gto_dulwich import api
+    from gto_dulwich.render import safe
+
+    echo(f"gto_dulwich {__version__} (GTO {GTO_COMPAT} compatible)")
+    echo("-" * 33)
+    with api.Registry.open(repo, enrich_all=True) as registry:
+        for line in registry.config.dump_lines():
+            echo(line)
+        echo("-" * 33)
+        problems = [d for d in registry.diagnostics if d.severity != "info"]
+        for diagnostic in registry.diagnostics:
+            echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {diagnostic.reason}")
+    if problems:
+        raise GTOError(f"{len(problems)} tag(s) could not be read as registry events")
+    echo(f"{_marker('✅ ')} No issues found")
+
+
+@cli.command("parse-tag", hidden=True)
+@click.argument("name")
+@click.option("--key", default=None, help="Print only this key.")
+def parse_tag(name: str, key: str | None) -> None:
+    """Parse a tag name into its parts."""
+    import json
+
+    from gto_dulwich import api
+
+    parsed = api.parse_tag(name)
+    if key is None:
+        echo(json.dumps(parsed, indent=4))
+        return
+    if key not in parsed:
+        raise GTOError(f"Tag '{name}' has no '{key}'")
+    echo(json.dumps(parsed[key]))
+
+
+# -- latest, which, describe (from GTO's original README) ---------------------------------
+
+
+@cli.command()
+@click.argument("name")
+@repo_option
+@click.option("--ref", "ref_only", is_flag=True, help="Print the git tag instead of the version.")
+@click.option(
+    "--ro/--all",
+    "registered_only",
+    default=True,
+    show_default=True,
+    help="Only registered versions.",
+)
+def latest(name: str, repo: str, ref_only: bool, registered_only: bool) -> None:
+    """Print the latest (highest SemVer, active) version of an artifact."""
+    from gto_dulwich import api
+    from gto_dulwich.reducer import Version
+
+    found = api.find_latest_version(repo, name, registered=registered_only)
+    if isinstance(found, Version):
+        echo(found.ref if ref_only else found.version)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("stage")
+@repo_option
+@click.option("--ref", "ref_only", is_flag=True, help="Print the git tag instead of the version.")
+@click.option(
+    "--av",
+    "--assignments-per-version",
+    "av",
+    type=int,
+    default=-1,
+    show_default=True,
+    help="Consider N oldest stages of each version; -1 for all.",
+)
+@click.option(
+    "--vs",
+    "--versions-per-stage",
+    "vs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Print N versions; -1 for all.",
+)
+@click.option(
+    "--ro", "--registered-only", "registered_only", is_flag=True, help="Only registered versions."
+)
+@click.option(
+    "--sort",
+    type=SORT_CHOICE,
+    default="timestamp",
+    show_default=True,
+    help="Which version holds the stage: the last assigned, or the highest.",
+)
+def which(
+    name: str,
+    stage: str,
+    repo: str,
+    ref_only: bool,
+    av: int,
+    vs: int,
+    registered_only: bool,
+    sort: str,
+) -> None:
+    """Print the version(s) of an artifact that are in a stage."""
+    from gto_dulwich import api
+
+    held = api.find_versions_in_stage(
+        repo,
+        name,
+        stage,
+        assignments_per_version=av,
+        versions_per_stage=vs,
+        registered_only=registered_only,
+        sort=sort,
+    )
+    for vstage in held or []:
+        echo(vstage.authoring_event.tag if ref_only else vstage.version)
+
+
+@cli.command()
+@click.argument("name")
+@repo_option
+@click.option("--rev", default=None, help="Read artifacts.yaml at this revision (default HEAD).")
+@click.option("--type", "type_only", is_flag=True, help="Print only the type.")
+@click.option("--path", "path_only", is_flag=True, help="Print only the path.")
+@click.option("--description", "description_only", is_flag=True, help="Print only the description.")
+def describe(
+    name: str, repo: str, rev: str | None, type_only: bool, path_only: bool, description_only: bool
+) -> None:
+    """Print an artifact's annotation from artifacts.yaml as JSON."""
+    from gto_dulwich import api, render
+
+    _only_one(
+        {"type": type_only, "path": path_only, "description": description_only},
+        "Only one output formatting flags is allowed",
+    )
+    annotation = api.describe(repo, name, rev=rev)
+    if annotation is None:
+        return
+    field = (
+        "type"
+        if type_only
+        else "path"
+        if path_only
+        else "description"
+        if description_only
+        else None
+    )
+    if field is None:
+        echo(render.to_json(annotation.describe_dict()))
+        return
+    value = getattr(annotation, field)
+    if value:
+        echo(render.safe(str(value)))
+
+
+def _add_optional_commands() -> None:
+    """Commands living in their own modules (they keep the core import light)."""
+    try:
+        from gto_dulwich.cli_tagged import tag_path
+    except ImportError:  # pragma: no cover - during development only
+        return
+    cli.add_command(tag_path)
+
+
+_add_optional_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="gto")

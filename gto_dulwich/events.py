@@ -1,0 +1,220 @@
+"""Tag facts + tag grammar -> typed registry events, in GTO's total order.
+
+Pure: no git access.  A tag that GTO would ignore silently (lightweight, not in
+the grammar, broken) becomes a :class:`Diagnostic`, so ``doctor`` and ``-v`` can
+say why a tag a user pushed does not show up.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from gto_dulwich.errors import TagSyntaxError
+from gto_dulwich.grammar import Action, TagName, parse_tag
+from gto_dulwich.repo import RefEntry, TagFact
+
+
+class EventKind(enum.StrEnum):
+    """The JSON ``event`` value of each kind; the order is GTO's priority."""
+
+    COMMIT = "commit"
+    CREATION = "creation"
+    DEPRECATION = "deprecation"
+    REGISTRATION = "registration"
+    DEREGISTRATION = "deregistration"
+    ASSIGNMENT = "assignment"
+    UNASSIGNMENT = "unassignment"
+
+    @property
+    def priority(self) -> int:
+        return _PRIORITY[self]
+
+    @property
+    def addition(self) -> bool:
+        return self in _ADDITIONS
+
+
+_PRIORITY = {kind: number for number, kind in enumerate(EventKind)}
+_ADDITIONS = {
+    EventKind.COMMIT,
+    EventKind.CREATION,
+    EventKind.REGISTRATION,
+    EventKind.ASSIGNMENT,
+}
+_KIND_OF_ACTION = {
+    Action.REGISTER: EventKind.REGISTRATION,
+    Action.DEREGISTER: EventKind.DEREGISTRATION,
+    Action.ASSIGN: EventKind.ASSIGNMENT,
+    Action.UNASSIGN: EventKind.UNASSIGNMENT,
+    Action.DEPRECATE: EventKind.DEPRECATION,
+}
+
+
+def to_datetime(unix: int, tz_offset: int) -> datetime:
+    """A timestamp in the tagger's (or committer's) own zone, as GTO prints it."""
+    return datetime.fromtimestamp(unix, timezone(timedelta(seconds=tz_offset)))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One annotated registry tag, interpreted.
+
+    ``version`` is the tag's version for registrations and deregistrations; for
+    stage events the reducer fills in the version found at the tag's commit.
+    """
+
+    kind: EventKind
+    artifact: str
+    tag: str
+    commit: str
+    created_at: datetime
+    author: str
+    author_email: str
+    message: str
+    version: str | None = None
+    stage: str | None = None
+    counter: int | None = None
+
+    @property
+    def priority(self) -> int:
+        return self.kind.priority
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """GTO's order: the tagger instant, ties broken by ref name."""
+        return (self.created_at, self.tag)
+
+    def with_version(self, version: str) -> Event:
+        return Event(
+            self.kind,
+            self.artifact,
+            self.tag,
+            self.commit,
+            self.created_at,
+            self.author,
+            self.author_email,
+            self.message,
+            version,
+            self.stage,
+            self.counter,
+        )
+
+    def base_dict(self) -> dict[str, Any]:
+        """GTO's event object: the keys every event carries, in GTO's order."""
+        data: dict[str, Any] = {
+            "priority": self.priority,
+            "addition": self.kind.addition,
+            "artifact": self.artifact,
+            "created_at": self.created_at.isoformat(),
+            "author": self.author,
+            "author_email": self.author_email,
+            "message": self.message,
+            "commit_hexsha": self.commit,
+            "tag": self.tag,
+        }
+        if self.kind is not EventKind.DEPRECATION:
+            data["version"] = self.version
+        if self.stage is not None:
+            data["stage"] = self.stage
+        return data
+
+    def check_ref_dict(self) -> dict[str, Any]:
+        """``check-ref --json``: the event minus priority/addition, plus ``event``."""
+        data = self.base_dict()
+        del data["priority"], data["addition"]
+        data["event"] = self.kind.value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A tag the registry skipped, and why (shown by ``doctor`` and ``-v``)."""
+
+    ref: str
+    reason: str
+    severity: str = "warning"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"ref": self.ref, "severity": self.severity, "reason": self.reason}
+
+
+def parse_ref_name(name: str) -> TagName | None:
+    try:
+        return parse_tag(name)
+    except TagSyntaxError:
+        return None
+
+
+def event_from_fact(fact: TagFact, parsed: TagName) -> Event | Diagnostic:
+    """One tag fact whose ref name is in the grammar -> an event or a diagnostic."""
+    if fact.kind == "lightweight":
+        return Diagnostic(
+            fact.ref,
+            "lightweight tag: GTO reads only annotated tags "
+            "(re-create it with a message, or fetch the real tag object)",
+        )
+    if fact.kind != "annotated":
+        return Diagnostic(fact.ref, f"unreadable tag: {fact.problem}", "error")
+    if fact.target_type != "commit" or fact.target is None:
+        return Diagnostic(fact.ref, f"tag points at a {fact.target_type}, not a commit")
+    if fact.tag_name and fact.tag_name != fact.ref:
+        # GTO parses the name stored in the tag object; it differs only for
+        # hand-made oddities, which we report and then read by that name.
+        inner = parse_ref_name(fact.tag_name)
+        if inner is None:
+            return Diagnostic(
+                fact.ref, f"tag object is named '{fact.tag_name}', which is not a GTO tag"
+            )
+        parsed = inner
+    if parsed.action is Action.CREATE:
+        return Diagnostic(
+            fact.ref, "'@created' tags are part of GTO's grammar but carry no event; ignored"
+        )
+    assert fact.time is not None
+    assert fact.tz_offset is not None
+    return Event(
+        kind=_KIND_OF_ACTION[parsed.action],
+        artifact=parsed.name,
+        tag=fact.tag_name or fact.ref,
+        commit=fact.target,
+        created_at=to_datetime(fact.time, fact.tz_offset),
+        author=fact.tagger_name or "",
+        author_email=fact.tagger_email or "",
+        message=fact.message or "",
+        version=parsed.version,
+        stage=parsed.stage,
+        counter=parsed.counter,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EventLog:
+    """Every registry event in GTO's processing order, plus what was skipped."""
+
+    events: tuple[Event, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def build_event_log(facts: Iterable[TagFact], ignored: Iterable[RefEntry] = ()) -> EventLog:
+    """Interpret tag facts; ``ignored`` are refs whose names are not GTO tags."""
+    events: list[Event] = []
+    diagnostics: list[Diagnostic] = [
+        Diagnostic(entry.name, "not a GTO tag name", "info") for entry in ignored
+    ]
+    for fact in facts:
+        parsed = parse_ref_name(fact.ref)
+        if parsed is None:
+            diagnostics.append(Diagnostic(fact.ref, "not a GTO tag name", "info"))
+            continue
+        result = event_from_fact(fact, parsed)
+        if isinstance(result, Event):
+            events.append(result)
+        else:
+            diagnostics.append(result)
+    # Stable sort: facts arrive sorted by ref name, so ties keep name order.
+    events.sort(key=lambda event: event.created_at)
+    return EventLog(tuple(events), tuple(sorted(diagnostics, key=lambda d: d.ref)))

@@ -1,0 +1,107 @@
+"""Turn API records into text: tables, plain columns, JSON.  Nothing else knows Rich.
+
+Machine output (``--json``, ``--plain``, one value per line) is written as plain
+strings: never wrapped, never highlighted.  The box table printed when stdout
+is not a terminal is byte-for-byte GTO's (tabulate ``fancy_outline``), so logs
+and golden files compare; on a terminal a Rich table is drawn instead.
+Anything that came from a repository is made terminal-safe before it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+NOTHING_FOUND = "Nothing found in the current workspace"
+
+Cell = str | None
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """Escape control characters (ANSI escapes included) so repository text cannot
+    move the cursor, recolour or retitle the user's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\n", "\\n")
+
+
+def to_json(data: Any) -> str:
+    """GTO's JSON: indent 4, non-ASCII escaped, keys in record order."""
+    return json.dumps(data, indent=4, ensure_ascii=True)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _layout(
+    headers: Sequence[str], rows: Sequence[Sequence[Cell]]
+) -> tuple[list[list[str]], list[int], list[bool]]:
+    cells = [[safe(c) if c is not None else "-" for c in row] for row in rows]
+    widths = []
+    right = []
+    for index, header in enumerate(headers):
+        column = [row[index] for row in cells]
+        widths.append(max([len(header) + 2, *(len(c) for c in column)]))
+        values = [row[index] for row in rows if row[index] is not None]
+        right.append(bool(values) and all(_is_number(v) for v in values if v is not None))
+    return cells, widths, right
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    """tabulate's ``plain`` format: two-space gaps, lines right-stripped."""
+    cells, widths, right = _layout(headers, rows)
+    lines = [
+        "  ".join(_pad(h, w, r) for h, w, r in zip(headers, widths, right, strict=True)).rstrip()
+    ]
+    lines.extend(
+        "  ".join(_pad(c, w, r) for c, w, r in zip(row, widths, right, strict=True)).rstrip()
+        for row in cells
+    )
+    return "\n".join(lines)
+
+
+def box_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> str:
+    """tabulate's ``fancy_outline`` format, as GTO prints its tables."""
+    cells, widths, right = _layout(headers, rows)
+
+    def rule(left: str, mid: str, end: str) -> str:
+        return left + mid.join("═" * (w + 2) for w in widths) + end
+
+    def line(values: Sequence[str]) -> str:
+        padded = (_pad(v, w, r) for v, w, r in zip(values, widths, right, strict=True))
+        return "│ " + " │ ".join(padded) + " │"
+
+    out = [rule("╒", "╤", "╕"), line(headers), rule("╞", "╪", "╡")]
+    out.extend(line(row) for row in cells)
+    out.append(rule("╘", "╧", "╛"))
+    return "\n".join(out)
+
+
+def rich_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> Any:
+    """A Rich table for a terminal; cell text is escaped for Rich markup too."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(show_edge=True, header_style="bold")
+    for header in headers:
+        table.add_column(escape(header), overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(safe(c)) if c is not None else "-" for c in row))
+    return table
+
+
+def cut_hexsha(version: str) -> str:
+    """Shorten a commit-named (discovered) version; SemVer versions are never cut."""
+    if len(version) == 40 and all(c in "0123456789abcdef" for c in version):
+        return version[:7]
+    return version

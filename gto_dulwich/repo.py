@@ -1,0 +1,374 @@
+"""Facts read from git, with dulwich only.
+
+This is the only module of the read path that touches dulwich.  It turns a
+repository into plain records (:class:`RefEntry`, :class:`TagFact`,
+:class:`CommitInfo`) and never interprets them: what a tag *means* is the
+grammar's and the reducer's business.
+
+Speed matters here (see dulwich-notes §2): ``packed-refs`` is parsed by hand
+instead of through ``refs.as_dict`` (3x slower), peeled ``^`` lines are trusted
+only under a ``fully-peeled`` header, and tag objects are parsed from their raw
+bytes, which also lets a broken tag become a diagnostic instead of a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Blob, Commit, ObjectID, Tag
+from dulwich.repo import Repo
+
+from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
+
+TAGS_PREFIX = b"refs/tags/"
+_HEX = frozenset(b"0123456789abcdef")
+_TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+
+TagKind = Literal["annotated", "lightweight", "missing", "broken"]
+
+
+@dataclass(frozen=True, slots=True)
+class RefEntry:
+    """One ``refs/tags/*`` ref: where it points and, when git recorded it, the peeled commit."""
+
+    name: str
+    sha: str
+    peeled: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagFact:
+    """What git holds for one tag ref, uninterpreted.
+
+    ``kind`` is ``annotated`` for a tag object (then the tagger fields are set),
+    ``lightweight`` when the ref names a commit directly, ``missing`` when the
+    object it names is absent, and ``broken`` when the object cannot be read as
+    a tag (``problem`` says why).  ``target`` is the commit the tag finally
+    points to, following tags of tags.
+    """
+
+    ref: str
+    sha: str
+    kind: TagKind
+    target: str | None = None
+    target_type: str | None = None
+    tag_name: str | None = None
+    tagger_name: str | None = None
+    tagger_email: str | None = None
+    time: int | None = None
+    tz_offset: int | None = None
+    message: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    time: int
+    tz_offset: int
+    author_name: str
+    author_email: str
+    committer_name: str
+    committer_email: str
+    message: str
+
+
+class RepoError(GTOError):
+    """A repository that cannot be read the way the command needs."""
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _is_sha(raw: bytes) -> bool:
+    return len(raw) == 40 and _HEX.issuperset(raw)
+
+
+def parse_tz(raw: bytes) -> int:
+    """Git's ``+HHMM`` / ``-HHMM`` offset as seconds east of UTC; ValueError if malformed."""
+    if len(raw) != 5 or raw[:1] not in (b"+", b"-") or not raw[1:].isdigit():
+        raise ValueError(f"bad timezone {_text(raw)!r}")
+    hours, minutes = int(raw[1:3]), int(raw[3:5])
+    if minutes >= 60:
+        raise ValueError(f"bad timezone {_text(raw)!r}")
+    seconds = hours * 3600 + minutes * 60
+    return -seconds if raw[:1] == b"-" else seconds
+
+
+def parse_identity(raw: bytes) -> tuple[str, str, int, int]:
+    """``Name <email> 1700000000 +0200`` -> (name, email, time, tz seconds east)."""
+    lt, gt = raw.find(b"<"), raw.rfind(b">")
+    if lt < 0 or gt < lt:
+        raise ValueError("identity has no <email>")
+    name, email = raw[:lt].strip(), raw[lt + 1 : gt]
+    rest = raw[gt + 1 :].split()
+    if len(rest) != 2 or not rest[0].isdigit():
+        raise ValueError("identity has no timestamp")
+    return _text(name), _text(email), int(rest[0]), parse_tz(rest[1])
+
+
+def parse_packed_refs(data: bytes) -> tuple[dict[bytes, tuple[bytes, bytes | None]], bool, int]:
+    """Parse a ``packed-refs`` file leniently.
+
+    Returns ``({ref: (sha, peeled)}, fully_peeled, bad_lines)``.  Lines that are
+    not ``<sha> <ref>`` or ``^<sha>`` are counted and skipped rather than
+    aborting the read: one corrupt line must not hide the whole registry.
+    """
+    refs: dict[bytes, tuple[bytes, bytes | None]] = {}
+    fully_peeled = False
+    bad = 0
+    last: bytes | None = None
+    for number, raw_line in enumerate(data.split(b"\n")):
+        line = raw_line.rstrip(b"\r")
+        if not line:
+            continue
+        if line.startswith(b"#"):
+            if number == 0 and b" fully-peeled" in line:
+                fully_peeled = True
+            continue
+        if line.startswith(b"^"):
+            if last is None or not _is_sha(line[1:]):
+                bad += 1
+                continue
+            refs[last] = (refs[last][0], line[1:])
+            last = None
+            continue
+        sha, _, name = line.partition(b" ")
+        if not _is_sha(sha) or not name.startswith(b"refs/"):
+            bad += 1
+            last = None
+            continue
+        refs[name] = (sha, None)
+        last = name
+    return refs, fully_peeled, bad
+
+
+class GitRepo:
+    """An open repository with the few reads the registry needs.
+
+    Use as a context manager; it owns the dulwich ``Repo`` unless one was
+    passed in.
+    """
+
+    def __init__(self, repo: Repo, *, owned: bool = True) -> None:
+        self.dulwich = repo
+        self._owned = owned
+        self.packed_refs_bad_lines = 0
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
+        """Open a work tree (from any subdirectory), a bare repo or a linked worktree."""
+        location = os.fspath(path)
+        if not os.path.isdir(location):
+            raise NotARepository(location)
+        try:
+            return cls(Repo.discover(location))
+        except NotGitRepository:
+            raise NotARepository(location) from None
+        except Exception as exc:  # dulwich raises plain errors for unsupported formats
+            raise RepoError(f"Cannot open git repository at '{location}': {exc}") from None
+
+    def close(self) -> None:
+        if self._owned:
+            self.dulwich.close()
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def workdir(self) -> Path | None:
+        """The work tree root, or None for a bare repository."""
+        if self.dulwich.bare:
+            return None
+        return Path(os.path.realpath(self.dulwich.path))
+
+    @property
+    def commondir(self) -> Path:
+        return Path(self.dulwich.commondir())
+
+    # -- refs -------------------------------------------------------------
+
+    def tag_refs(self, accept: Callable[[str], bool] | None = None) -> list[RefEntry]:
+        """Every ``refs/tags/*`` ref, sorted by name, loose refs winning over packed.
+
+        ``accept`` filters on the short tag name *before* anything else is
+        read, so commands that need one artifact never touch other tags.
+        """
+        found: dict[bytes, tuple[bytes, bytes | None]] = {}
+        common = self.commondir
+        try:
+            data = (common / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            data = b""
+        if data:
+            packed, fully_peeled, self.packed_refs_bad_lines = parse_packed_refs(data)
+            for name, (sha, peeled) in packed.items():
+                if name.startswith(TAGS_PREFIX):
+                    found[name] = (sha, peeled if peeled or not fully_peeled else sha)
+        tags_dir = common / "refs" / "tags"
+        for root, _dirs, files in os.walk(tags_dir):
+            for file_name in files:
+                full = os.path.join(root, file_name)
+                rel = os.path.relpath(full, common).replace(os.sep, "/")
+                if rel.endswith(".lock"):
+                    continue
+                try:
+                    with open(full, "rb") as handle:
+                        content = handle.read(100).strip()
+                except OSError:
+                    continue
+                if _is_sha(content):
+                    found[os.fsencode(rel)] = (content, None)
+        entries = []
+        for name in sorted(found):
+            short = _text(name[len(TAGS_PREFIX) :])
+            if accept is not None and not accept(short):
+                continue
+            sha, peeled = found[name]
+            entries.append(
+                RefEntry(short, sha.decode("ascii"), peeled.decode("ascii") if peeled else None)
+            )
+        return entries
+
+    def read_tag(self, entry: RefEntry) -> TagFact:
+        """Read the object behind one tag ref; never raises for a broken repository."""
+        store = self.dulwich.object_store
+        if entry.peeled == entry.sha:
+            # fully-peeled packed-refs says this ref names a non-tag object.
+            return TagFact(entry.name, entry.sha, "lightweight", target=entry.sha)
+        try:
+            type_num, raw = store.get_raw(ObjectID(entry.sha.encode("ascii")))
+        except KeyError:
+            return TagFact(entry.name, entry.sha, "missing", problem="object is missing")
+        if type_num != Tag.type_num:
+            type_name = _TYPE_NAMES.get(type_num, str(type_num))
+            return TagFact(
+                entry.name, entry.sha, "lightweight", target=entry.sha, target_type=type_name
+            )
+        try:
+            return self._parse_tag(entry, raw)
+        except ValueError as exc:
+            return TagFact(entry.name, entry.sha, "broken", problem=str(exc))
+
+    def _parse_tag(self, entry: RefEntry, raw: bytes) -> TagFact:
+        header, _, body = raw.partition(b"\n\n")
+        fields: dict[bytes, bytes] = {}
+        for line in header.split(b"\n"):
+            key, _, value = line.partition(b" ")
+            fields.setdefault(key, value)
+        obj, obj_type = fields.get(b"object", b""), fields.get(b"type", b"")
+        if not _is_sha(obj):
+            raise ValueError("tag object has no valid 'object' line")
+        if b"tagger" not in fields:
+            raise ValueError("tag object has no tagger")
+        name, email, when, tz = parse_identity(fields[b"tagger"])
+        signature = body.find(b"-----BEGIN ")
+        message = body[:signature] if signature >= 0 else body
+        target, target_type = obj.decode("ascii"), _text(obj_type)
+        if target_type == "tag":
+            target, target_type = self._peel(target)
+        if entry.peeled is not None and target_type == "commit":
+            target = entry.peeled
+        return TagFact(
+            entry.name,
+            entry.sha,
+            "annotated",
+            target=target,
+            target_type=target_type,
+            tag_name=_text(fields.get(b"tag", b"")),
+            tagger_name=name,
+            tagger_email=email,
+            time=when,
+            tz_offset=tz,
+            message=_text(message).strip(),
+        )
+
+    def _peel(self, sha: str, depth: int = 0) -> tuple[str, str]:
+        """Follow a chain of tag objects to the object it finally names."""
+        if depth > 50:
+            raise ValueError("tag chain too long")
+        try:
+            obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
+        except KeyError:
+            raise ValueError(f"tagged object {sha[:7]} is missing") from None
+        if isinstance(obj, Tag):
+            return self._peel(obj.object[1].decode("ascii"), depth + 1)
+        return sha, obj.type_name.decode("ascii")
+
+    def read_tags(self, entries: Iterable[RefEntry]) -> list[TagFact]:
+        return [self.read_tag(entry) for entry in entries]
+
+    # -- commits and files ---------------------------------------------------
+
+    def head(self) -> str | None:
+        """The checked-out commit, or None in an empty repository."""
+        try:
+            return self.dulwich.head().decode("ascii")
+        except KeyError:
+            return None
+
+    def commit_info(self, sha: str) -> CommitInfo | None:
+        """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
+        try:
+            obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
+        except (KeyError, ValueError):
+            return None
+        if not isinstance(obj, Commit):
+            return None
+        author_name, author_email = _split_person(obj.author)
+        committer_name, committer_email = _split_person(obj.committer)
+        return CommitInfo(
+            sha=sha,
+            time=obj.commit_time,
+            tz_offset=obj.commit_timezone,
+            author_name=author_name,
+            author_email=author_email,
+            committer_name=committer_name,
+            committer_email=committer_email,
+            message=_text(obj.message),
+        )
+
+    def read_file(self, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit``'s tree, or None when absent."""
+        store = self.dulwich.object_store
+        try:
+            obj = store[ObjectID(commit.encode("ascii"))]
+            if not isinstance(obj, Commit):
+                return None
+            tree_id = obj.tree
+            parts = path.strip("/").split("/")
+            for index, part in enumerate(parts):
+                tree = store[tree_id]
+                entry = tree[part.encode("utf-8")]  # type: ignore[index]
+                mode, tree_id = entry
+                if index < len(parts) - 1 and not mode & 0o040000:
+                    return None
+            blob = store[tree_id]
+        except (KeyError, TypeError, AttributeError):
+            return None
+        return blob.data if isinstance(blob, Blob) else None
+
+    def resolve(self, rev: str) -> str:
+        """A revision (branch, tag, sha, ``HEAD~1``...) to a commit sha."""
+        from dulwich.objectspec import parse_commit
+
+        try:
+            return parse_commit(self.dulwich, rev).id.decode("ascii")
+        except (KeyError, ValueError, NotImplementedError):
+            raise UnknownRevision(rev) from None
+
+
+def _split_person(raw: bytes) -> tuple[str, str]:
+    lt, gt = raw.find(b"<"), raw.rfind(b">")
+    if lt < 0 or gt < lt:
+        return _text(raw.strip()), ""
+    return _text(raw[:lt].strip()), _text(raw[lt + 1 : gt])

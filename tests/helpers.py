@@ -1,0 +1,82 @@
+"""Test helpers: run the CLI in-process or as a real process, build repositories."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gto_dulwich.builder import BuiltRepo, build_repo, load_spec
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Result:
+    """Run ``gto ARGS`` in this process (fast), with GTO's environment defaults."""
+    from gto_dulwich.cli import cli
+
+    runner = CliRunner()
+    environment = {"COLUMNS": "120", "TZ": "UTC", **(env or {})}
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = runner.invoke(cli, list(args), env=environment, catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def run_process(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    without_git: bool = True,
+) -> Result:
+    """Run the installed ``gto`` script as a real process; by default with no git on PATH."""
+    script = Path(sys.executable).parent / "gto"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GTO_"))}
+    if without_git:
+        environment["PATH"] = path_without_git()
+    environment.update(env or {})
+    done = subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def path_without_git() -> str:
+    """PATH with every directory that holds a ``git`` executable removed."""
+    keep = [
+        d
+        for d in os.environ.get("PATH", "").split(os.pathsep)
+        if d and not (Path(d) / "git").exists()
+    ]
+    path = os.pathsep.join(keep)
+    assert shutil.which("git", path=path) is None
+    return path
+
+
+def build_fixture(name: str, dest: Path) -> BuiltRepo:
+    """Build ``fixtures/<name>.yaml`` into ``dest``."""
+    return build_repo(load_spec(FIXTURES / f"{name}.yaml"), dest)
