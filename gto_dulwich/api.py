@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -21,6 +21,16 @@ from gto_dulwich.errors import ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
 from gto_dulwich.grammar import Shortcut, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
+from gto_dulwich.plan import (
+    Bump,
+    NewTag,
+    Step,
+    plan_assign,
+    plan_deprecate,
+    plan_deregister,
+    plan_register,
+    plan_unassign,
+)
 from gto_dulwich.queries import (
     HistoryRow,
     RegistryRow,
@@ -38,6 +48,8 @@ from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
+
+    from gto_dulwich.write import Reporter
 
 RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
 
@@ -404,3 +416,255 @@ def parse_tag(name: str) -> dict[str, object]:
 def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
     path = Path(repo)
     return (path / ".gto").exists() or (path / "artifacts.yaml").exists()
+
+
+# -- writes ---------------------------------------------------------------------
+
+
+def _writer(repo: RepoLike) -> tuple[GitRepo, bool]:
+    if isinstance(repo, Registry):
+        return repo.git, False
+    git = _open_git(repo)
+    return git, isinstance(repo, (str, os.PathLike))
+
+
+def _run_write(
+    repo: RepoLike,
+    name: str,
+    make_plan: Callable[[Registry], Sequence[Step]],
+    *,
+    push: bool,
+    author: str | None,
+    author_email: str | None,
+    report: Reporter | None,
+) -> list[Event]:
+    """Read the artifact's tags, plan, then write: nothing is written if planning fails."""
+    from gto_dulwich.identity import resolve_tagger
+    from gto_dulwich.write import execute
+
+    git, owned = _writer(repo)
+    try:
+        with Registry.open(git, artifact=name) as registry:
+            steps = make_plan(registry)
+        needs_tagger = any(isinstance(step, NewTag) for step in steps)
+        tagger = (
+            resolve_tagger(git.dulwich.get_config_stack(), name=author, email=author_email)
+            if needs_tagger
+            else None
+        )
+        return execute(git, steps, tagger, push=push, report=report or (lambda _change: None))
+    finally:
+        if owned:
+            git.close()
+
+
+def _bump(bump_major: bool, bump_minor: bool, bump_patch: bool) -> Bump | None:
+    flags: dict[Bump, bool] = {"major": bump_major, "minor": bump_minor, "patch": bump_patch}
+    chosen = [part for part, flag in flags.items() if flag]
+    if len(chosen) > 1:
+        raise GTOError("Need to specify either version or single bump argument")
+    return chosen[0] if chosen else None
+
+
+def register(
+    repo: RepoLike,
+    name: str,
+    ref: str = "HEAD",
+    version: str | None = None,
+    message: str | None = None,
+    simple: bool | None = None,
+    force: bool = False,
+    bump_major: bool = False,
+    bump_minor: bool = False,
+    bump_patch: bool = False,
+    push: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    *,
+    report: Reporter | None = None,
+) -> Event:
+    """Register a version of ``name`` at ``ref`` (auto-bumped unless ``version`` is given)."""
+    bump = _bump(bump_major, bump_minor, bump_patch)
+
+    def make_plan(registry: Registry) -> list[Step]:
+        commit = registry.git.resolve(ref)
+        return [
+            plan_register(
+                registry.state,
+                name,
+                commit,
+                version=version,
+                bump=bump,
+                message=message,
+                simple=simple,
+                force=force,
+            )
+        ]
+
+    return _run_write(
+        repo, name, make_plan, push=push, author=author, author_email=author_email, report=report
+    )[-1]
+
+
+def assign(
+    repo: RepoLike,
+    name: str,
+    stage: str,
+    version: str | None = None,
+    ref: str | None = None,
+    name_version: str | None = None,
+    message: str | None = None,
+    simple: bool | None = None,
+    force: bool = False,
+    push: bool = False,
+    skip_registration: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    *,
+    report: Reporter | None = None,
+) -> Event:
+    """Assign ``stage`` to a version (``version``) or to the version at ``ref``, registering
+    one first when that commit has none (unless ``skip_registration``)."""
+
+    def make_plan(registry: Registry) -> list[Step]:
+        commit = registry.git.resolve(ref) if ref is not None else None
+        if version is None and commit is None:
+            commit = registry.git.resolve("HEAD")
+        return list(
+            plan_assign(
+                registry.state,
+                registry.config,
+                name,
+                stage,
+                version=version,
+                commit=commit,
+                name_version=name_version,
+                message=message,
+                simple=simple,
+                force=force,
+                skip_registration=skip_registration,
+            )
+        )
+
+    return _run_write(
+        repo, name, make_plan, push=push, author=author, author_email=author_email, report=report
+    )[-1]
+
+
+def unassign(
+    repo: RepoLike,
+    name: str,
+    ref: str | None = None,
+    version: str | None = None,
+    stage: str | None = None,
+    message: str | None = None,
+    simple: bool | None = None,
+    force: bool = False,
+    delete: bool = False,
+    push: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    *,
+    report: Reporter | None = None,
+) -> Event | None:
+    """Unassign ``stage`` from a version (a ``#stage!`` tag), or delete its stage tags."""
+    if stage is None:
+        raise GTOError("A stage is required")
+
+    def make_plan(registry: Registry) -> list[Step]:
+        target = _version_name(registry, name, version, ref)
+        return plan_unassign(
+            registry.state,
+            registry.config,
+            name,
+            target,
+            stage,
+            message=message,
+            simple=simple,
+            force=force,
+            delete=delete,
+        )
+
+    events = _run_write(
+        repo, name, make_plan, push=push, author=author, author_email=author_email, report=report
+    )
+    return events[-1] if events else None
+
+
+def deregister(
+    repo: RepoLike,
+    name: str,
+    ref: str | None = None,
+    version: str | None = None,
+    message: str | None = None,
+    simple: bool | None = None,
+    force: bool = False,
+    delete: bool = False,
+    push: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    *,
+    report: Reporter | None = None,
+) -> Event | None:
+    """Deregister a version (a ``@vX.Y.Z!`` tag), or delete all of its tags."""
+
+    def make_plan(registry: Registry) -> list[Step]:
+        target = _version_name(registry, name, version, ref)
+        return plan_deregister(
+            registry.state, name, target, message=message, simple=simple, force=force, delete=delete
+        )
+
+    events = _run_write(
+        repo, name, make_plan, push=push, author=author, author_email=author_email, report=report
+    )
+    return events[-1] if events else None
+
+
+def deprecate(
+    repo: RepoLike,
+    name: str,
+    ref: str | None = None,
+    message: str | None = None,
+    simple: bool | None = None,
+    force: bool = False,
+    delete: bool = False,
+    push: bool = False,
+    author: str | None = None,
+    author_email: str | None = None,
+    *,
+    report: Reporter | None = None,
+) -> Event | None:
+    """Deprecate the whole artifact (an ``@deprecated`` tag), or delete all of its tags."""
+
+    def make_plan(registry: Registry) -> list[Step]:
+        commit = registry.git.resolve(ref) if ref is not None else None
+        return plan_deprecate(
+            registry.state,
+            name,
+            commit=commit,
+            head=registry.git.head(),
+            message=message,
+            simple=simple,
+            force=force,
+            delete=delete,
+        )
+
+    events = _run_write(
+        repo, name, make_plan, push=push, author=author, author_email=author_email, report=report
+    )
+    return events[-1] if events else None
+
+
+def _version_name(registry: Registry, name: str, version: str | None, ref: str | None) -> str:
+    """GTO's API takes a version or a ref; find the version name either way."""
+    if (version is None) == (ref is None):
+        raise GTOError("Exactly one of version and ref must be given")
+    if version is not None:
+        return version
+    assert ref is not None
+    commit = registry.git.resolve(ref)
+    artifact = registry.artifact(name)
+    found = [v for v in artifact.versions if v.commit == commit and not v.discovered]
+    if not found:
+        raise GTOError(f"No versions found for '{name}' at ref '{ref}'")
+    return found[-1].version

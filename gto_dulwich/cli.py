@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gto_dulwich import __version__
+from gto_dulwich.cli_tagged import tag_path
 from gto_dulwich.errors import GTOError
 
 if TYPE_CHECKING:
     from gto_dulwich.api import ArtifactView, RegistryView
     from gto_dulwich.events import Event
+    from gto_dulwich.write import Change, Reporter
 
 GTO_COMPAT = "1.10.1"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -643,16 +645,246 @@ def describe(
         echo(render.safe(str(value)))
 
 
-def _add_optional_commands() -> None:
-    """Commands living in their own modules (they keep the core import light)."""
-    try:
-        from gto_dulwich.cli_tagged import tag_path
-    except ImportError:  # pragma: no cover - during development only
-        return
-    cli.add_command(tag_path)
+# -- write commands -------------------------------------------------------------------
+
+SIMPLE_CHOICE = click.Choice(["auto", "true", "false"])
 
 
-_add_optional_commands()
+def _simple(value: str) -> bool | None:
+    return None if value == "auto" else value == "true"
+
+
+def _printer(push: bool) -> Reporter:
+    """Print each change as it happens, in GTO's words (stdout, never wrapped)."""
+    import shlex
+
+    def report(change: Change) -> None:
+        quoted = shlex.quote(change.tag)
+        if change.kind == "created":
+            assert change.step is not None
+            echo(f"Created git tag '{change.tag}' that {change.step.describe()}")
+            if not push:
+                echo("To push the changes upstream, run:")
+                echo(f"    git push origin {quoted}")
+        elif change.kind == "deleted":
+            echo(f"Deleted git tag '{change.tag}'")
+            if not push:
+                echo("To push the changes upstream, run:")
+                echo(f"    git push --delete origin {quoted}")
+        elif change.kind == "pushing":
+            delete = "--delete " if change.tag in change.deleted_tags else ""
+            echo(f"Running `git push {delete}origin {change.tag}`")
+        elif change.tag in change.deleted_tags:
+            echo(f"Successfully deleted git tag {change.tag} on remote.")
+        else:
+            echo(f"Successfully pushed git tag {change.tag} on remote.")
+
+    return report
+
+
+def author_options(func: F) -> F:
+    func = click.option(
+        "--author-email",
+        default=None,
+        help="Tagger email (default: git config / GIT_COMMITTER_EMAIL).",
+    )(func)
+    return click.option(
+        "--author", default=None, help="Tagger name (default: git config / GIT_COMMITTER_NAME)."
+    )(func)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("ref", required=False, default="HEAD")
+@repo_option
+@click.option(
+    "--version",
+    "--ver",
+    "version",
+    default=None,
+    help="Version name in SemVer format, e.g. v1.0.0.",
+)
+@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
+@click.option(
+    "--simple",
+    type=SIMPLE_CHOICE,
+    default="auto",
+    show_default=True,
+    help="Use the simple tag form (NAME@VERSION) or the counter form (NAME@VERSION#N).",
+)
+@click.option("--force", is_flag=True, help="Register even if the commit already has a version.")
+@click.option("--bump-major", is_flag=True, help="Bump the major part of the latest version.")
+@click.option("--bump-minor", is_flag=True, help="Bump the minor part of the latest version.")
+@click.option("--bump-patch", is_flag=True, help="Bump the patch part of the latest version.")
+@click.option("--push", is_flag=True, help="Push the created tag to origin.")
+@author_options
+def register(
+    name: str,
+    ref: str,
+    repo: str,
+    version: str | None,
+    message: str | None,
+    simple: str,
+    force: bool,
+    bump_major: bool,
+    bump_minor: bool,
+    bump_patch: bool,
+    push: bool,
+    author: str | None,
+    author_email: str | None,
+) -> None:
+    """Create a git tag that registers a new artifact version (REF defaults to HEAD)."""
+    from gto_dulwich import api
+
+    api.register(
+        repo,
+        name,
+        ref,
+        version=version,
+        message=message,
+        simple=_simple(simple),
+        force=force,
+        bump_major=bump_major,
+        bump_minor=bump_minor,
+        bump_patch=bump_patch,
+        push=push,
+        author=author,
+        author_email=author_email,
+        report=_printer(push),
+    )
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("ref", required=False)
+@repo_option
+@click.option(
+    "--version",
+    default=None,
+    help="With REF: the name of the version to register at REF; alone: an "
+    "existing version to assign.",
+)
+@click.option("--stage", required=True, help="Stage to assign.")
+@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
+@click.option(
+    "--simple",
+    type=SIMPLE_CHOICE,
+    default="auto",
+    show_default=True,
+    help="Use the simple tag form (NAME#STAGE) or the counter form (NAME#STAGE#N).",
+)
+@click.option("--force", is_flag=True, help="Assign even if the version is already in the stage.")
+@click.option("--push", is_flag=True, help="Push the created tag(s) to origin.")
+@click.option(
+    "--sr",
+    "--skip-registration",
+    "skip_registration",
+    is_flag=True,
+    help="Do not register a version at REF when it has none.",
+)
+@author_options
+def assign(
+    name: str,
+    ref: str | None,
+    repo: str,
+    version: str | None,
+    stage: str,
+    message: str | None,
+    simple: str,
+    force: bool,
+    push: bool,
+    skip_registration: bool,
+    author: str | None,
+    author_email: str | None,
+) -> None:
+    """Assign a stage to an artifact version (registering one at REF first if needed)."""
+    from gto_dulwich import api
+
+    if ref is not None:
+        target = {"ref": ref, "name_version": version}
+    elif version is not None:
+        target = {"version": version}
+    else:
+        target = {"ref": "HEAD"}
+    api.assign(
+        repo,
+        name,
+        stage,
+        **target,
+        message=message,
+        simple=_simple(simple),
+        force=force,
+        push=push,
+        skip_registration=skip_registration,
+        author=author,
+        author_email=author_email,
+        report=_printer(push),
+    )
+
+
+cli.add_command(assign, "promote")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@click.argument("stage", required=False)
+@repo_option
+@click.option("--ref", default=None, help="Commit to put the deprecation tag on.")
+@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
+@click.option(
+    "--simple",
+    type=SIMPLE_CHOICE,
+    default="auto",
+    show_default=True,
+    help="Use the simple tag form or the counter form (#N).",
+)
+@click.option("--force", is_flag=True, help="Create the tag even if nothing would change.")
+@click.option(
+    "-d",
+    "--delete",
+    is_flag=True,
+    help="Delete the tags instead of creating a new one (erases the audit trail).",
+)
+@click.option("--push", is_flag=True, help="Push the change to origin.")
+@author_options
+def deprecate(
+    name: str,
+    version: str | None,
+    stage: str | None,
+    repo: str,
+    ref: str | None,
+    message: str | None,
+    simple: str,
+    force: bool,
+    delete: bool,
+    push: bool,
+    author: str | None,
+    author_email: str | None,
+) -> None:
+    """Deprecate an artifact, deregister a version (NAME VERSION) or unassign a stage
+    (NAME VERSION STAGE)."""
+    from gto_dulwich import api
+
+    common: dict[str, Any] = {
+        "message": message,
+        "simple": _simple(simple),
+        "force": force,
+        "delete": delete,
+        "push": push,
+        "author": author,
+        "author_email": author_email,
+        "report": _printer(push),
+    }
+    if stage is not None:
+        api.unassign(repo, name, version=version, stage=stage, **common)
+    elif version is not None:
+        api.deregister(repo, name, version=version, **common)
+    else:
+        api.deprecate(repo, name, ref=ref, **common)
+
+
+cli.add_command(tag_path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -14,6 +14,7 @@ bytes, which also lets a broken tag become a diagnostic instead of a crash.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,14 +358,117 @@ class GitRepo:
             return None
         return blob.data if isinstance(blob, Blob) else None
 
+    def path_exists(self, commit: str, path: str) -> bool:
+        """Whether ``path`` (a file or a directory) is committed in ``commit``'s tree."""
+        store = self.dulwich.object_store
+        try:
+            obj = store[ObjectID(commit.encode("ascii"))]
+            if not isinstance(obj, Commit):
+                return False
+            tree_id = obj.tree
+            for part in path.strip("/").split("/"):
+                tree = store[tree_id]
+                _mode, tree_id = tree[part.encode("utf-8")]  # type: ignore[index]
+        except (KeyError, TypeError, AttributeError):
+            return False
+        return True
+
+    # -- writes -----------------------------------------------------------
+
+    def tag_ref_names(self, accept: Callable[[str], bool] | None = None) -> list[str]:
+        """Names of tag refs (no object reads): what a counter scan needs."""
+        return [entry.name for entry in self.tag_refs(accept)]
+
+    def create_tag(
+        self, name: str, target: str, message: str, tagger: bytes, time: int, tz_offset: int
+    ) -> str | None:
+        """Write an annotated tag object, then claim ``refs/tags/<name>`` atomically.
+
+        Returns the tag object's sha, or None when the ref already exists (the
+        object then stays unreferenced, which is harmless; the ref is the
+        commit point, so no tag is ever half-written).  Raises ``FileLocked``
+        from dulwich when another writer holds the ref's lock right now.
+        """
+        from dulwich.refs import Ref, check_ref_format
+
+        ref = TAGS_PREFIX + name.encode("utf-8")
+        if not check_ref_format(Ref(ref[len(b"refs/") :])):
+            raise GTOError(f"'{name}' is not a valid git tag name")
+        target_obj = self.dulwich.object_store[ObjectID(target.encode("ascii"))]
+        tag = Tag()
+        tag.name = name.encode("utf-8")
+        tag.object = (type(target_obj), target_obj.id)
+        tag.tagger = tagger
+        tag.tag_time = time
+        tag.tag_timezone = tz_offset
+        tag.message = message.encode("utf-8") + b"\n"
+        self.dulwich.object_store.add_object(tag)
+        if self.dulwich.refs.add_if_new(Ref(ref), tag.id):
+            return tag.id.decode("ascii")
+        return None
+
+    def delete_tag(self, name: str, expected_sha: str) -> bool:
+        """Remove ``refs/tags/<name>`` only if it still points at ``expected_sha``."""
+        from dulwich.refs import Ref
+
+        ref = Ref(TAGS_PREFIX + name.encode("utf-8"))
+        return bool(self.dulwich.refs.remove_if_equals(ref, ObjectID(expected_sha.encode("ascii"))))
+
     def resolve(self, rev: str) -> str:
-        """A revision (branch, tag, sha, ``HEAD~1``...) to a commit sha."""
+        """A revision to a commit sha: a branch, tag or (short) sha, then any chain of
+        ``~N``, ``^N`` and ``^{commit}`` suffixes, as git reads them."""
         from dulwich.objectspec import parse_commit
 
+        match = _REV_SUFFIXES.match(rev)
+        base, suffixes = (match.group(1), match.group(2)) if match else (rev, "")
         try:
-            return parse_commit(self.dulwich, rev).id.decode("ascii")
-        except (KeyError, ValueError, NotImplementedError):
+            commit = parse_commit(self.dulwich, base)
+            for op, number in _REV_STEP.findall(suffixes):
+                if op == "^{commit}":
+                    continue
+                steps = int(number) if number else 1
+                if op == "^":
+                    if steps == 0:
+                        continue
+                    commit = self._commit(commit.parents[steps - 1])
+                else:
+                    for _ in range(steps):
+                        commit = self._commit(commit.parents[0])
+        except (KeyError, ValueError, IndexError, NotImplementedError):
             raise UnknownRevision(rev) from None
+        return commit.id.decode("ascii")
+
+    def _commit(self, sha: bytes) -> Commit:
+        obj = self.dulwich.object_store[ObjectID(sha)]
+        if not isinstance(obj, Commit):
+            raise KeyError(sha)
+        return obj
+
+
+_REV_SUFFIXES = re.compile(r"^(.+?)((?:~\d*|\^\{commit\}|\^\d*)*)$")
+_REV_STEP = re.compile(r"(~|\^\{commit\}|\^)(\d*)")
+
+
+class TagExists(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' already exists")
+        self.tag = tag
+
+
+class TagNotFound(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' is not found")
+        self.tag = tag
+
+
+class RefLocked(GTOError):
+    """Another writer holds git's lock on a ref for longer than we are willing to wait."""
+
+    def __init__(self, lock: str) -> None:
+        super().__init__(
+            f"'{lock}' is locked by another process; if no git or gto is running, remove it"
+        )
+        self.lock = lock
 
 
 def _split_person(raw: bytes) -> tuple[str, str]:

@@ -26,7 +26,7 @@ def assert_one_line_error(args: list[str], cwd: Path, message: str, code: int = 
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
-    assert_one_line_error(["show"], tmp_path, f"No Git repo found in '.'")
+    assert_one_line_error(["show"], tmp_path, "No Git repo found in '.'")
     assert_one_line_error(["history", "-r", str(tmp_path / "nope")], tmp_path, "No Git repo found")
 
 
@@ -53,8 +53,14 @@ def test_stage_outside_the_configured_list(tmp_path: Path) -> None:
 
 def test_corrupt_artifacts_yaml_at_head(tmp_path: Path) -> None:
     spec = {
-        "commits": [{"id": "c1", "time": "2024-01-01T00:00:00+00:00", "message": "x",
-                     "files": {"artifacts.yaml": "rf: {type: [unclosed\n"}}],
+        "commits": [
+            {
+                "id": "c1",
+                "time": "2024-01-01T00:00:00+00:00",
+                "message": "x",
+                "files": {"artifacts.yaml": "rf: {type: [unclosed\n"},
+            }
+        ],
         "tags": [{"name": "rf@v1.0.0", "target": "c1", "time": "2025-01-01T00:00:00+00:00"}],
     }
     built = build_repo(spec, tmp_path / "r")
@@ -103,8 +109,16 @@ def test_latest_which_describe(showcase: Path) -> None:
 
 
 def test_describe_without_artifacts_yaml_gto_bug_19(tmp_path: Path) -> None:
-    spec = {"commits": [{"id": "c1", "time": "2024-01-01T00:00:00+00:00", "message": "x",
-                         "files": {"README": "x"}}]}
+    spec = {
+        "commits": [
+            {
+                "id": "c1",
+                "time": "2024-01-01T00:00:00+00:00",
+                "message": "x",
+                "files": {"README": "x"},
+            }
+        ]
+    }
     built = build_repo(spec, tmp_path / "r")
     result = run_cli(["describe", "rf"], cwd=built.path)
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
@@ -114,8 +128,7 @@ def test_cli_runs_without_git_on_path(showcase: Path) -> None:
     """The installed `gto` script, as a real process, with no git binary to be found."""
     result = run_process(["show", "--json"], cwd=showcase)
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["rf"]["stage"] == {"production": "v1.2.3",
-                                                        "staging": "v1.2.4"}
+    assert json.loads(result.stdout)["rf"]["stage"] == {"production": "v1.2.3", "staging": "v1.2.4"}
     result = run_process(["check-ref", "refs/tags/rf#production#3", "--event"], cwd=showcase)
     assert (result.exit_code, result.stdout) == (0, "assignment\n")
 
@@ -124,6 +137,11 @@ def test_python_dash_m_works(showcase: Path) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "gto_dulwich", "latest", "nn"], cwd=showcase,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "gto_dulwich", "latest", "nn"],
+        cwd=showcase,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (done.returncode, done.stdout) == (0, "v0.0.1\n")

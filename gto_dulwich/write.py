@@ -1,0 +1,180 @@
+"""Carry out a write plan: create and delete tags atomically, then (optionally) push.
+
+The ref is the commit point of every write: a tag object is stored first and
+the ref is claimed with dulwich's ``add_if_new`` (git's ``O_EXCL`` lock
+protocol), so a tag is either absent or complete, and an existing tag is never
+replaced.  A ``#N`` counter is allocated here, at the moment of writing: if
+another process took N first, we rescan and take the next free one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from gto_dulwich.errors import GTOError
+from gto_dulwich.events import Event, to_datetime
+from gto_dulwich.grammar import encode_name, format_tag
+from gto_dulwich.identity import Tagger
+from gto_dulwich.plan import DeleteTag, NewTag, Step, next_counter, with_counter
+from gto_dulwich.repo import GitRepo, RefLocked, TagExists, TagNotFound
+
+# How long a writer keeps retrying while other writers hold the ref's lock.
+LOCK_PATIENCE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Something the registry did, reported as it happens (the CLI prints these)."""
+
+    kind: Literal["created", "deleted", "pushing", "pushed"]
+    tag: str
+    step: NewTag | None = None
+    deleted_tags: tuple[str, ...] = ()
+
+
+Reporter = Callable[[Change], None]
+
+
+def _ignore(_change: Change) -> None:
+    return None
+
+
+def _artifact_refs(git: GitRepo, artifact: str) -> list[str]:
+    encoded = encode_name(artifact)
+    at, hash_ = encoded + "@", encoded + "#"
+    return git.tag_ref_names(lambda ref: ref.startswith((at, hash_)))
+
+
+@contextmanager
+def counter_lock(git: GitRepo) -> Iterator[None]:
+    """Serialise ``#N`` allocation among writers of this repository.
+
+    Claiming the ref alone is not enough: ``a#dev#5`` and ``a#prod#5`` are
+    different refs, yet the counter is shared by all of an artifact's tags.
+    The lock is a file created with ``O_EXCL`` (git's own protocol); it is held
+    only while scanning the counters and claiming one ref.
+    """
+    path = git.commondir / "gto-counter.lock"
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise RefLocked(str(path)) from None
+            time.sleep(random.uniform(0.001, 0.01))
+            continue
+        except OSError as exc:
+            raise GTOError(f"Cannot write to the repository: {exc.strerror} ({path})") from None
+        break
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
+    """Create one tag; never replaces an existing one."""
+    if step.counter_form:
+        with counter_lock(git):
+            return _claim(git, step, tagger)
+    return _claim(git, step, tagger)
+
+
+def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
+    from dulwich.file import FileLocked
+
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        tag = step.tag
+        if step.counter_form:
+            tag = with_counter(tag, next_counter(_artifact_refs(git, tag.name), tag.name))
+        name = format_tag(tag)
+        try:
+            sha = git.create_tag(
+                name, step.target, step.message, tagger.identity, tagger.time, tagger.tz_offset
+            )
+        except FileLocked:
+            # Another writer holds this ref's lock right now: wait and look again.
+            if time.monotonic() > deadline:
+                raise RefLocked(f"refs/tags/{name}.lock") from None
+            time.sleep(random.uniform(0.001, 0.02))
+            continue
+        if sha is not None:
+            return Event(
+                kind=step.kind,
+                artifact=tag.name,
+                tag=name,
+                commit=step.target,
+                created_at=to_datetime(tagger.time, tagger.tz_offset),
+                author=tagger.name,
+                author_email=tagger.email,
+                message=step.message,
+                version=step.version,
+                stage=tag.stage,
+                counter=tag.counter,
+            )
+        if not step.counter_form:
+            raise TagExists(name)
+        # A tag with this counter was made by a writer outside our lock (e.g. GTO).
+        if time.monotonic() > deadline:
+            raise GTOError(f"Could not allocate a free counter for '{name}'")
+
+
+def delete(git: GitRepo, tag: str) -> None:
+    """Delete exactly this tag (and only if it still holds the value we saw)."""
+    entries = {e.name: e.sha for e in git.tag_refs(lambda ref: ref == tag)}
+    if tag not in entries:
+        raise TagNotFound(tag)
+    if not git.delete_tag(tag, entries[tag]):
+        raise GTOError(f"tag '{tag}' changed while it was being deleted")
+
+
+def execute(
+    git: GitRepo,
+    steps: Sequence[Step],
+    tagger: Tagger | None,
+    *,
+    push: bool = False,
+    remote: str = "origin",
+    report: Reporter = _ignore,
+) -> list[Event]:
+    """Apply the steps in order; push what changed in one push when asked."""
+    events: list[Event] = []
+    created: list[str] = []
+    deleted: list[str] = []
+    for step in steps:
+        if isinstance(step, DeleteTag):
+            delete(git, step.tag)
+            deleted.append(step.tag)
+            report(Change("deleted", step.tag))
+        else:
+            assert tagger is not None
+            event = create(git, step, tagger)
+            events.append(event)
+            created.append(event.tag)
+            report(Change("created", event.tag, step))
+    if push and (created or deleted):
+        from gto_dulwich.remote import push_tags
+
+        for tag in (*created, *deleted):
+            report(Change("pushing", tag, deleted_tags=tuple(deleted)))
+        try:
+            push_tags(git, create=created, delete=deleted, remote=remote)
+        except GTOError as exc:
+            command = "git push --delete" if deleted and not created else "git push"
+            raise GTOError(
+                f"The command `{command} {remote} {' '.join((*created, *deleted))}` failed. "
+                f"Make sure your local repository is in sync with the remote. ({exc})"
+            ) from None
+        for tag in (*created, *deleted):
+            report(Change("pushed", tag, deleted_tags=tuple(deleted)))
+    return events
