@@ -226,7 +226,7 @@ class ArtifactView:
     rows: list[VersionRow]
 
     def to_dict(self) -> list[dict[str, Any]]:
-        return [row.version.to_dict() for row in self.rows]
+        return [row.to_dict() for row in self.rows]
 
 
 def show(
@@ -309,6 +309,7 @@ def check_ref(repo: RepoLike, ref: str) -> list[Event]:
     tag = _tag_of(ref)
     parsed = parse_ref_name(tag)
     if parsed is None:
+        _check_config(repo)
         return []
     registry, owned = _registry(repo, artifact=parsed.name)
     try:
@@ -318,8 +319,19 @@ def check_ref(repo: RepoLike, ref: str) -> list[Event]:
             registry.close()
 
 
+def _check_config(repo: RepoLike) -> Config:
+    """The repository's config, without reading any tag (still fails on a bad ``.gto``)."""
+    if isinstance(repo, Registry):
+        return repo.config
+    with _open_git(repo) as git:
+        return load_config(git.workdir)
+
+
 def get_stages(repo: RepoLike, allowed: bool = False, used: bool = False) -> list[str] | None:
     """Allowed stages from config, or the stages currently in use."""
+    if allowed and not used:
+        stages = _check_config(repo).stages
+        return list(stages) if stages is not None else None
     registry, owned = _registry(repo)
     try:
         return registry.stages(allowed=allowed, used=used)

@@ -326,11 +326,11 @@ def _show_artifact(
     if version_only or stage_only or ref_only:
         for row in view.rows:
             if version_only:
-                echo(row.version.version)
+                echo(cut_hexsha(row.version.version))
             elif stage_only:
                 echo(", ".join(row.stages))
             else:
-                echo(safe(row.version.ref))
+                echo(safe(cut_hexsha(row.version.ref)))
         return
     if not view.rows:
         echo(NOTHING_FOUND)
@@ -445,10 +445,10 @@ def check_ref(
     events = api.check_ref(repo, ref)
     if len(events) > 1:
         raise GTOError("Checking refs that created 1+ events is not supported")
-    if as_json:
-        echo(render.to_json(events[0].check_ref_dict() if events else {}))
-        return
     if not events:
+        return
+    if as_json:
+        echo(render.to_json(events[0].check_ref_dict()))
         return
     event = events[0]
     if name_only:
@@ -499,12 +499,28 @@ def doctor(repo: str) -> None:
         for line in registry.config.dump_lines():
             echo(line)
         echo("-" * 33)
-        problems = [d for d in registry.diagnostics if d.severity != "info"]
-        for diagnostic in registry.diagnostics:
+        diagnostics = registry.diagnostics
+        for diagnostic in diagnostics:
             echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {diagnostic.reason}")
-    if problems:
-        raise GTOError(f"{len(problems)} tag(s) could not be read as registry events")
-    echo(f"{_marker('✅ ')} No issues found")
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = sum(d.severity == "warning" for d in diagnostics)
+    if errors:
+        raise GTOError(f"{errors} error(s) and {warnings} warning(s) found")
+    if warnings:
+        echo(f"{warnings} warning(s) found")
+    else:
+        echo(f"{_marker('✅ ')} No issues found")
+
+
+@cli.command("print-state", hidden=True)
+@repo_option
+def print_state(repo: str) -> None:
+    """Dump the whole registry state as JSON (for debugging)."""
+    from gto_dulwich import api, render
+
+    with api.Registry.open(repo, enrich_all=True) as registry:
+        artifacts = {n: a.state_dict() for n, a in registry.state.artifacts.items()}
+    echo(render.to_json({"artifacts": artifacts}))
 
 
 @cli.command("parse-tag", hidden=True)

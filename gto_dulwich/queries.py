@@ -127,8 +127,15 @@ class VersionRow:
     """One version in the artifact view (``show NAME``), with the stages it holds."""
 
     version: Version
-    stages: list[str]
+    held: list[VStage]
     registered_artifact: bool
+
+    @property
+    def stages(self) -> list[str]:
+        return [vstage.stage for vstage in self.held]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.version.to_dict(stages=self.held)
 
 
 def version_rows(
@@ -170,11 +177,13 @@ def version_rows(
     ]
 
 
-def _stages_holding(held: dict[str, list[VStage]], version: Version) -> list[str]:
+def _stages_holding(held: dict[str, list[VStage]], version: Version) -> list[VStage]:
+    """The stages this version is shown in, as their VStage records, in display order."""
     return [
-        stage
-        for stage, holders in held.items()
-        if any(h.version == version.version for h in holders)
+        holder
+        for holders in held.values()
+        for holder in holders
+        if holder.version == version.version and holder.commit == version.commit
     ]
 
 

@@ -102,6 +102,16 @@ class VStage:
         last = _latest(self.assignments + self.unassignments)
         return last.created_at if last is not None and self.is_active else None
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact,
+            "commit_hexsha": self.commit,
+            "version": self.version,
+            "stage": self.stage,
+            "assignments": [e.base_dict() for e in self.assignments],
+            "unassignments": [e.base_dict() for e in self.unassignments],
+        }
+
     def to_dict(self) -> dict[str, Any]:
         author = self.authoring_event
         activated = self.activated_at
@@ -194,7 +204,20 @@ class Version:
                 return vstage
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
+        """The raw record (GTO's ``print-state``): every stage, keyed by name."""
+        return {
+            "artifact": self.artifact,
+            "commit_hexsha": self.commit,
+            "version": self.version,
+            "enrichments": [e.to_dict() for e in self.enrichments],
+            "registrations": [e.base_dict() for e in self.registrations],
+            "deregistrations": [e.base_dict() for e in self.deregistrations],
+            "stages": {s.stage: s.state_dict() for s in self.stages},
+        }
+
+    def to_dict(self, stages: Iterable[VStage] | None = None) -> dict[str, Any]:
+        """``show NAME --json``: ``stages`` lists the stages the version is shown in."""
         author = self.authoring_event
         return {
             "artifact": self.artifact,
@@ -203,7 +226,7 @@ class Version:
             "enrichments": [e.to_dict() for e in self.enrichments],
             "registrations": [e.base_dict() for e in self.registrations],
             "deregistrations": [e.base_dict() for e in self.deregistrations],
-            "stages": [s.to_dict() for s in self.stages],
+            "stages": [s.to_dict() for s in (self.stages if stages is None else stages)],
             "is_active": self.is_active,
             "activated_at": self.activated_at.isoformat(),
             "created_at": author.created_at.isoformat(),
@@ -241,6 +264,14 @@ class Artifact:
             return any(v.enrichments for v in self.versions)
         last = _latest(tag_events)
         return last is not None and last.kind is not EventKind.DEPRECATION
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "artifact": self.name,
+            "versions": [v.state_dict() for v in self.versions],
+            "creations": [],
+            "deprecations": [e.base_dict() for e in self.deprecations],
+        }
 
     def active_versions(self, *, registered_only: bool = True) -> list[Version]:
         """Active versions, highest first by GTO's semver sort."""

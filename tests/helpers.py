@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +36,13 @@ def run_cli(
     environment = {"COLUMNS": "120", "TZ": "UTC", **(env or {})}
     with contextlib.chdir(cwd or Path.cwd()):
         result = runner.invoke(cli, list(args), env=environment, catch_exceptions=True)
+    stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Result(result.exit_code, result.stdout, result.stderr)
+        if "--traceback" not in args:
+            raise result.exception
+        # What the real process would print: the exception's traceback.
+        stderr += "".join(traceback.format_exception(result.exception))
+    return Result(result.exit_code, result.stdout, stderr)
 
 
 def run_process(
