@@ -18,9 +18,14 @@ lint:
 test: lint
 	$(BIN)/pytest
 
-# Build the GTO showcase registry in a temporary directory and show it.
+# Build GTO's showcase registry under build/demo (dulwich only) and show it.
+DEMO := build/demo
 demo:
-	$(BIN)/python -m gto_dulwich.demo
+	rm -rf $(DEMO)
+	$(BIN)/python -c "from gto_dulwich.builder import build_repo, load_spec; \
+	    build_repo(load_spec('fixtures/showcase.yaml'), '$(DEMO)')"
+	$(BIN)/gto show -r $(DEMO)
+	$(BIN)/gto history -r $(DEMO) --plain
 
 bench:
 	$(BIN)/python bench/run.py

@@ -50,7 +50,16 @@ from gto_dulwich.tagged import (
 )
 
 PROJECT_ROOT = Path(gto_dulwich.__file__).resolve().parent.parent
-DOC = PROJECT_ROOT / "docs" / "tagged-artifacts.md"
+README = PROJECT_ROOT / "README.md"
+
+
+def _doc() -> str:
+    """The README's "Tagged artifacts" section (up to the next top-level section)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Tagged artifacts\n", 1)[1]
+    return section.split("\n## ", 1)[0]
+
+
 IDENTITY = b"Test Author <author@example.com>"
 START = 1_700_000_000
 EMPTY_HASH = "a4d0fee78b2337975cb0f31fd773edd750fe0e3acdb1efa214ab8b3cd32fea38"
@@ -170,7 +179,7 @@ def test_canonical_config_and_hash_match_the_documented_example() -> None:
     assert config_hash(CONFIG) == hashlib.sha256(CONFIG_CANONICAL.encode()).hexdigest()
     assert config_hash(CONFIG) == CONFIG_HASH
     assert config_hash({}) == EMPTY_HASH
-    doc = DOC.read_text(encoding="utf-8")
+    doc = _doc()
     for documented in (CONFIG_CANONICAL, CONFIG_HASH, EMPTY_HASH, f"plot-1a2b3c4-{H10}.png"):
         assert documented in doc
 
@@ -786,7 +795,7 @@ def _python_blocks(markdown: str) -> list[str]:
 
 
 def test_readme_examples_run_as_written_without_git(repo: Path) -> None:
-    blocks = _python_blocks(DOC.read_text(encoding="utf-8"))
+    blocks = _python_blocks(_doc())
     assert len(blocks) == 2
     c7 = _head(repo)[:7]
     for block in blocks:
