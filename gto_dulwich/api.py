@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from gto_dulwich.annotations import Annotation, Index, parse_index
+from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
-from gto_dulwich.grammar import Shortcut, encode_name, parse_shortcut
+from gto_dulwich.grammar import Shortcut, TagName, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
 from gto_dulwich.plan import (
     Bump,
@@ -44,7 +45,7 @@ from gto_dulwich.queries import (
 )
 from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
-from gto_dulwich.repo import GitRepo
+from gto_dulwich.repo import GitRepo, RefEntry
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -81,6 +82,7 @@ class Registry:
         enrich_all: bool = False,
         config: Config | None = None,
         environ: Mapping[str, str] | None = None,
+        cache: bool = True,
     ) -> Registry:
         """Read the registry.
 
@@ -90,6 +92,8 @@ class Registry:
         """
         git = _open_git(repo)
         try:
+            if cache and not disabled_by_env() and git.cache is None:
+                git.use_cache()
             cfg = config or load_config(git.workdir, environ)
             accept = _artifact_filter(artifact) if artifact else None
             state, annotations = _read_state(git, cfg, accept=accept, enrich_all=enrich_all)
@@ -142,12 +146,17 @@ def _read_state(
     accept: Callable[[str], bool] | None,
     enrich_all: bool,
 ) -> tuple[RegistryState, Index]:
-    entries = git.tag_refs(accept)
-    wanted = [e for e in entries if parse_ref_name(e.name) is not None]
-    ignored = [e for e in entries if parse_ref_name(e.name) is None]
-    log = build_event_log(git.read_tags(wanted), ignored)
+    wanted: list[tuple[RefEntry, TagName]] = []
+    ignored: list[RefEntry] = []
+    for entry in git.tag_refs(accept):
+        parsed = parse_ref_name(entry.name)
+        if parsed is None:
+            ignored.append(entry)
+        else:
+            wanted.append((entry, parsed))
+    log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
     head = git.head()
-    parsed: dict[bytes, Index] = {}
+    indexes: dict[bytes, Index] = {}
     extra: list[Diagnostic] = []
     if git.packed_refs_bad_lines:
         extra.append(
@@ -163,9 +172,9 @@ def _read_state(
         if data is None:
             return Index()
         key = hashlib.sha1(data).digest()
-        if key not in parsed:
-            parsed[key] = parse_index(data, index=config.index, commit=commit)
-        return parsed[key]
+        if key not in indexes:
+            indexes[key] = parse_index(data, index=config.index, commit=commit)
+        return indexes[key]
 
     head_index = index_at(head) if head else Index()
 
@@ -182,6 +191,7 @@ def _read_state(
             extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
             return CommitSnapshot(info, {})
 
+    git.save_cache()
     state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
     if accept is not None:
         state = RegistryState(

@@ -372,12 +372,13 @@ def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: 
     if not rows:
         echo(render.NOTHING_FOUND)
         return
+    cut_hexsha = render.cut_hexsha
     table = [
         [
             str(r.event.created_at),
             r.event.artifact,
             r.event.kind.value,
-            r.event.version,
+            cut_hexsha(r.event.version) if r.event.version else None,
             r.event.stage,
             r.event.commit[:7],
             r.event.tag,

@@ -199,17 +199,16 @@ class EventLog:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def build_event_log(facts: Iterable[TagFact], ignored: Iterable[RefEntry] = ()) -> EventLog:
-    """Interpret tag facts; ``ignored`` are refs whose names are not GTO tags."""
+def build_event_log(
+    facts: Iterable[tuple[TagFact, TagName]], ignored: Iterable[RefEntry] = ()
+) -> EventLog:
+    """Interpret tag facts (each with its parsed ref name); ``ignored`` are refs whose
+    names are not GTO tags."""
     events: list[Event] = []
     diagnostics: list[Diagnostic] = [
         Diagnostic(entry.name, "not a GTO tag name", "info") for entry in ignored
     ]
-    for fact in facts:
-        parsed = parse_ref_name(fact.ref)
-        if parsed is None:
-            diagnostics.append(Diagnostic(fact.ref, "not a GTO tag name", "info"))
-            continue
+    for fact, parsed in facts:
         result = event_from_fact(fact, parsed)
         if isinstance(result, Event):
             events.append(result)

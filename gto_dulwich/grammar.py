@@ -25,6 +25,7 @@ import string
 from dataclasses import dataclass
 
 from gto_dulwich.errors import InvalidName, InvalidVersion, TagSyntaxError
+from gto_dulwich.versions import SEMVER_PATTERN as _SEMVER_PATTERN
 from gto_dulwich.versions import is_version
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9/_-]*[A-Za-z0-9])?"
@@ -212,11 +213,63 @@ class _Scanner:
         return self.error(f"unexpected {self.text[self.position]!r}; expected {expected}")
 
 
+# The whole grammar as one regex: the fast path for reading thousands of refs.
+# It accepts exactly the language of the scanner below (a property test holds
+# them together); the scanner is still what explains a rejected tag.
+_TAG_RE = re.compile(
+    rf"(?P<artifact>(?:{_DIRNAME}=)?{_NAME})"
+    rf"(?:@(?P<version>v{_SEMVER_PATTERN})(?P<vcancel>!)?"
+    rf"|#(?P<stage>{_NAME})(?P<scancel>!)?"
+    rf"|@(?P<special>{_DEPRECATED}|{_CREATED}))"
+    r"(?:#(?P<counter>[0-9]+))?"
+)
+_FAST_LIMIT = 1000  # longer texts go to the scanner, which guards int() conversions
+
+
+def _parse_fast(text: str) -> TagName | None:
+    """The regex path: a TagName without re-validating, or None to defer to the scanner."""
+    match = _TAG_RE.fullmatch(text) if len(text) <= _FAST_LIMIT else None
+    if match is None:
+        return None
+    artifact, version, stage, special, digits = match.group(
+        "artifact", "version", "stage", "special", "counter"
+    )
+    if version is not None:
+        action = Action.DEREGISTER if match.group("vcancel") else Action.REGISTER
+    elif stage is not None:
+        action = Action.UNASSIGN if match.group("scancel") else Action.ASSIGN
+    else:
+        action = Action.DEPRECATE if special == _DEPRECATED else Action.CREATE
+    counter, zeros = None, 0
+    if digits is not None:
+        significant = digits.lstrip("0") or "0"
+        counter, zeros = int(significant), len(digits) - len(significant)
+    tag = object.__new__(TagName)
+    for field, value in (
+        ("name", artifact.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR)),
+        ("action", action),
+        ("version", version),
+        ("stage", stage),
+        ("counter", counter),
+        ("counter_leading_zeros", zeros),
+    ):
+        object.__setattr__(tag, field, value)
+    return tag
+
+
 def parse_tag(text: str) -> TagName:
     """Parse a whole tag name (no ``refs/tags/``); raise :class:`TagSyntaxError` if not GTO's.
 
     tag = artifact event counter? END
     """
+    fast = _parse_fast(text)
+    if fast is not None:
+        return fast
+    return _parse_with_scanner(text)
+
+
+def _parse_with_scanner(text: str) -> TagName:
+    """The grammar production by production, raising at the first wrong character."""
     scanner = _Scanner(text)
     name = _artifact(scanner)
     action, version, stage = _event(scanner)

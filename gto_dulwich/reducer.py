@@ -347,6 +347,15 @@ class _ArtifactB:
     name: str
     versions: list[_VersionB] = field(default_factory=list)
     deprecations: list[Event] = field(default_factory=list)
+    by_commit: dict[str, list[_VersionB]] = field(default_factory=dict)
+
+    def add_version(self, version: _VersionB) -> _VersionB:
+        self.versions.append(version)
+        self.by_commit.setdefault(version.commit, []).append(version)
+        return version
+
+    def at_commit(self, commit: str) -> list[_VersionB]:
+        return self.by_commit.get(commit, [])
 
 
 def _add(events: list[Any], event: Any) -> None:
@@ -392,14 +401,10 @@ def reduce(
         if event.kind not in (EventKind.REGISTRATION, EventKind.DEREGISTRATION):
             continue
         art = artifact(event.artifact)
-        version = next(
-            (v for v in art.versions if v.name == event.version and v.commit == event.commit),
-            None,
-        )
+        version = next((v for v in art.at_commit(event.commit) if v.name == event.version), None)
         if version is None:
             assert event.version is not None
-            version = _VersionB(event.version, event.commit)
-            art.versions.append(version)
+            version = art.add_version(_VersionB(event.version, event.commit))
         target = (
             version.registrations
             if event.kind is EventKind.REGISTRATION
@@ -411,7 +416,7 @@ def reduce(
         if event.kind not in (EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT):
             continue
         art = artifact(event.artifact)
-        at_commit = [v for v in art.versions if v.commit == event.commit and not v.discovered]
+        at_commit = [v for v in art.at_commit(event.commit) if not v.discovered]
         if len(at_commit) > 1:
             names = [v.name for v in at_commit]
             diagnostics.append(
@@ -446,15 +451,13 @@ def _version_at(art: _ArtifactB, commit: str) -> _VersionB:
     GTO created a fresh hexsha version for every assignment to an unregistered
     commit (3 tags -> 6 rows in ``show``); we keep one per commit.
     """
-    for version in art.versions:
-        if version.commit == commit and not version.discovered:
+    candidates = art.at_commit(commit)
+    for version in candidates:
+        if not version.discovered:
             return version
-    for version in art.versions:
-        if version.commit == commit:
-            return version
-    version = _VersionB(commit, commit)
-    art.versions.append(version)
-    return version
+    if candidates:
+        return candidates[0]
+    return art.add_version(_VersionB(commit, commit))
 
 
 def _commit_event(art: str, version: _VersionB, snapshot: CommitSnapshot) -> CommitEvent:

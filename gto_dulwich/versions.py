@@ -37,6 +37,12 @@ PREFIX = "v"
 _NUMBER = r"0|[1-9][0-9]*"
 _PRERELEASE_ID = rf"(?:{_NUMBER}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _BUILD_ID = r"[0-9A-Za-z-]+"
+# The same language without groups, for embedding in the tag grammar's regex.
+SEMVER_PATTERN = (
+    rf"(?:{_NUMBER})\.(?:{_NUMBER})\.(?:{_NUMBER})"
+    rf"(?:-{_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*)?"
+    rf"(?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?"
+)
 _SEMVER = re.compile(
     rf"""
     (?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})

@@ -63,6 +63,8 @@ def _command_rule(case: Case) -> dict[str, Any] | None:
             return dict(rule)
         if "args_include" in rule and all(a in case.args for a in rule["args_include"]):
             return dict(rule)
+        if "args_any" in rule and list(case.args) in rule["args_any"]:
+            return dict(rule)
     return None
 
 
@@ -109,7 +111,8 @@ def test_command_matches_gto(case: Case, built: dict[str, Path]) -> None:
         assert result.exit_code == 0, result.stderr
         return
     differs = [tuple(prefix) for prefix in fixture_rule.get("differs", [])]
-    if any(case.args[: len(prefix)] == prefix for prefix in differs):
+    exact = {tuple(args) for args in fixture_rule.get("differs_exact", [])}
+    if case.args in exact or any(case.args[: len(prefix)] == prefix for prefix in differs):
         assert result.exit_code == case.exit_code, result.stderr
         return
     assert (result.exit_code, result.stdout) == (case.exit_code, _gto_stdout(case, repo))
@@ -145,3 +148,19 @@ def test_empty_artifacts_yaml_lists_nothing(built: dict[str, Path]) -> None:
     assert json.loads(result.stdout) == {
         "a": {"version": "v1.0.0", "stage": {}, "registered": True, "active": True}
     }
+
+
+def test_reregistered_version_is_one_row(built: dict[str, Path]) -> None:
+    """GTO bug 8: a version registered again after its deregistration broke the table."""
+    result = run_cli(["show", "x", "--plain"], cwd=built["reregistered"])
+    assert result.exit_code == 0, result.stderr
+    versions = [line.split()[1] for line in result.stdout.splitlines()[1:]]
+    assert len(versions) == len(set(versions))
+
+
+def test_tag_of_a_tag_is_peeled_to_its_commit(built: dict[str, Path]) -> None:
+    events = json.loads(run_cli(["history", "nested", "--json"], cwd=built["tag_of_tag"]).stdout)
+    registered = {e["commit"] for e in events if e["event"] == "registration"}
+    assigned = {e["commit"] for e in events if e["event"] == "assignment"}
+    assert assigned <= registered
+    assert all(e["version"].startswith("v") for e in events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gto_dulwich.errors import InvalidName, InvalidVersion, TagSyntaxError
@@ -13,6 +13,8 @@ from gto_dulwich.grammar import (
     Action,
     Shortcut,
     TagName,
+    _parse_fast,
+    _parse_with_scanner,
     check_name,
     check_stage,
     decode_name,
@@ -425,3 +427,15 @@ def test_parser_agrees_with_the_anchored_regex(text: str) -> None:
     else:
         parsed = True
     assert parsed is spec_accepts(text)
+
+
+@settings(max_examples=1000)
+@given(near_tags() | tag_names().map(format_tag) | st.text(alphabet=TAG_ALPHABET))
+def test_fast_regex_path_and_scanner_accept_the_same_language(text: str) -> None:
+    """parse_tag tries one regex first; it must agree with the scanner exactly."""
+    fast = _parse_fast(text)
+    try:
+        slow: TagName | None = _parse_with_scanner(text)
+    except TagSyntaxError:
+        slow = None
+    assert fast == slow

@@ -71,7 +71,8 @@ def test_lightweight_and_foreign_tags_are_skipped_and_reported(tmp_path: Path) -
     verbose = run_cli(["-v", "show"], cwd=built.path)
     assert "rf@v2.0.0: lightweight tag" in verbose.stderr
     doctor = run_cli(["doctor"], cwd=built.path)
-    assert doctor.exit_code == 1
+    assert doctor.exit_code == 0  # a warning, not an unreadable tag
+    assert doctor.stdout.endswith("1 warning(s) found\n")
     assert "rf@v2.0.0: lightweight tag" in doctor.stdout
     assert "v1.0.0: not a GTO tag name" in doctor.stdout
 
@@ -93,7 +94,7 @@ def test_unregistered_assignments_share_one_version_gto_bug_3(tmp_path: Path) ->
     c1 = built.commits["c1"]
     assert [v["version"] for v in versions].count(c1) == 1
     hexsha = next(v for v in versions if v["version"] == c1)
-    assert [s["stage"] for s in hexsha["stages"]] == ["dev", "prod", "qa"]
+    assert sorted(s["stage"] for s in hexsha["stages"]) == ["dev", "prod", "qa"]
 
 
 def test_two_versions_on_one_commit_do_not_break_reads(tmp_path: Path) -> None:

@@ -1,0 +1,106 @@
+"""A persistent cache of parsed tag objects, keyed by the tag object's id.
+
+Reading a registry costs one zlib inflate per tag object; a tag object never
+changes (its id is the hash of its content), so what we parsed out of it can be
+kept forever and needs no invalidation.  The cache lives in the repository's
+git directory, is written atomically (temp file + rename), and is only ever a
+shortcut: a missing, corrupt or foreign cache file is ignored and rebuilt, and
+the registry reads the same without it.  ``--no-cache`` or
+``GTO_DULWICH_NO_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMAT = "gto_dulwich tag cache"
+VERSION = 1
+FILE_NAME = "gto_dulwich-tags.json"
+ENV_DISABLE = "GTO_DULWICH_NO_CACHE"
+
+# tag_name, tagger_name, tagger_email, time, tz_offset, target, target_type, message
+Entry = tuple[str, str, str, int, int, str, str, str]
+
+
+def disabled_by_env(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    value = (environ if environ is not None else os.environ).get(ENV_DISABLE, "")
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+class TagCache:
+    """Parsed tag objects, loaded once per process and saved back if anything was added."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, Entry] = self._load()
+        self.added = 0
+
+    def _load(self) -> dict[str, Entry]:
+        try:
+            raw: Any = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not (
+            isinstance(raw, dict)
+            and raw.get("format") == FORMAT
+            and raw.get("version") == VERSION
+            and isinstance(raw.get("tags"), dict)
+        ):
+            return {}
+        tags: dict[str, Entry] = raw["tags"]
+        return tags
+
+    def get(self, sha: str) -> Entry | None:
+        """The cached entry, checked on use (a damaged entry is a miss, not a crash)."""
+        entry = self.entries.get(sha)
+        if entry is None or not _valid(sha, entry):
+            return None
+        return entry
+
+    def put(self, sha: str, entry: Entry) -> None:
+        if sha not in self.entries:
+            self.entries[sha] = entry
+            self.added += 1
+
+    def save(self) -> None:
+        """Write the cache atomically if it grew; any failure leaves things as they were.
+
+        Two processes saving at once each write a complete file; the last rename
+        wins and the other's additions are simply parsed again next time.
+        """
+        if not self.added:
+            return
+        data = json.dumps(
+            {"format": FORMAT, "version": VERSION, "tags": self.entries},
+            separators=(",", ":"),
+        ).encode()
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".gto_dulwich-tags.", dir=self.path.parent)
+        except OSError:  # e.g. a read-only repository: reading works, caching does not
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, self.path)
+            self.added = 0
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _valid(sha: object, value: object) -> bool:
+    return (
+        isinstance(sha, str)
+        and len(sha) == 40
+        and isinstance(value, (list, tuple))
+        and len(value) == 8
+        and all(isinstance(value[i], str) for i in (0, 1, 2, 5, 6, 7))
+        and isinstance(value[3], int)
+        and isinstance(value[4], int)
+    )

@@ -1,0 +1,436 @@
+"""Push and delete registry tags on a remote with dulwich's client; no git binary.
+
+``git push origin T`` / ``git push --delete origin T`` for tag refs only, done
+with the send-pack plumbing instead of ``porcelain.push`` so that dulwich's
+auto-gc never runs on the local repository (it rewrites ``packed-refs``
+without peeled lines).  Every ref of one call goes in one push, atomic when
+the remote supports it.  A push is never forced: a remote tag with another
+value is an error, and nothing is sent.
+
+dulwich's reports are not trusted on their own: its own receive-pack server
+answers "ok" for a ref it did not write and ``file://`` remotes report
+nothing, so every push is checked afterwards by listing the remote's tags.
+
+Credentials (from the remote URL or the ``username``/``password`` arguments)
+never appear in a :class:`PushError` or a :class:`PushResult`.
+
+``dulwich.client`` is imported inside the functions: it pulls in urllib3 and
+is not needed by the commands that only read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from dulwich.objects import ObjectID
+from dulwich.refs import Ref, check_ref_format
+
+from gto_dulwich.errors import GTOError
+from gto_dulwich.repo import GitRepo
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+    from dulwich.pack import UnpackedObject
+
+TAGS_PREFIX = b"refs/tags/"
+ZERO_SHA = b"0" * 40
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+class PushError(GTOError):
+    """A push that failed or was not applied; the remote may be partly updated only on races.
+
+    ``url`` is the remote's URL without credentials.
+    """
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What the remote holds after a successful :func:`push_tags`.
+
+    ``updated`` are the tags pushed (they now have our value on the remote),
+    ``deleted`` the tags asked to be deleted (now absent), both in the order
+    given.  ``unchanged`` lists those of them that needed no change: the remote
+    already had the same value, or never had the tag being deleted.
+    ``url`` has no credentials.
+    """
+
+    url: str
+    updated: tuple[str, ...]
+    deleted: tuple[str, ...]
+    unchanged: tuple[str, ...] = ()
+
+
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, safe to print."""
+    return _USERINFO.sub(r"\g<scheme>", url)
+
+
+def remote_url(git: GitRepo, remote: str = "origin") -> str:
+    """The URL of ``remote`` from the repository's configuration, credentials included.
+
+    The result may hold a password: print :func:`redact_url` of it, never the URL itself.
+    """
+    config = git.dulwich.get_config_stack()
+    try:
+        raw = config.get((b"remote", remote.encode("utf-8")), b"url")
+    except KeyError:
+        raw = None
+    if not raw:
+        raise PushError(f"No remote '{remote}' is configured")
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def push_tags(
+    git: GitRepo,
+    create: Sequence[str] = (),
+    delete: Sequence[str] = (),
+    *,
+    remote: str = "origin",
+    username: str | None = None,
+    password: str | None = None,
+) -> PushResult:
+    """Push the local tags ``create`` and delete the remote tags ``delete``, in one push.
+
+    Tag names are short (``model#prod#3``); the refs are ``refs/tags/<name>``
+    on both sides.  A tag to create that the remote already has with the same
+    value needs nothing; with another value the whole push is refused before
+    anything is sent.  Deleting a tag the remote does not have is not an
+    error (the outcome asked for already holds), like deleting an already
+    deleted local tag.  When both lists are empty nothing is contacted.
+
+    Raises :class:`PushError` when the remote is not configured or cannot be
+    reached, refuses the credentials, rejects an update, or does not hold the
+    expected values afterwards.
+    """
+    creating = _unique(create)
+    deleting = _unique(delete)
+    for name in (*creating, *deleting):
+        _check_tag_name(name)
+    for name in creating:
+        if name in deleting:
+            raise PushError(f"cannot both push and delete tag '{name}'")
+    url = remote_url(git, remote)
+    shown = redact_url(url)
+    secrets = _secrets(url, password)
+    if not creating and not deleting:
+        return PushResult(shown, (), ())
+
+    local: dict[str, bytes] = {}
+    for name in creating:
+        try:
+            local[name] = bytes(git.dulwich.refs[_ref(name)])
+        except KeyError:
+            raise PushError(f"tag '{name}' does not exist locally", url=shown) from None
+
+    try:
+        return _push(git, url, shown, local, deleting, username, password)
+    except PushError as exc:
+        raise PushError(_scrub(exc.message, secrets), url=shown) from None
+    except Exception as exc:
+        message = _explain(exc, shown, credentials=username is not None or url != shown)
+        if message is None:
+            raise
+        raise PushError(_scrub(message, secrets), url=shown) from None
+
+
+# -- the push ---------------------------------------------------------------
+
+
+def _push(
+    git: GitRepo,
+    url: str,
+    shown: str,
+    local: dict[str, bytes],
+    deleting: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+) -> PushResult:
+    from dulwich.client import LocalGitClient, get_transport_and_path
+    from dulwich.errors import GitProtocolError
+
+    repo = git.dulwich
+    client, path = get_transport_and_path(
+        url,
+        config=repo.get_config_stack(),
+        operation="push",
+        username=username,
+        password=password,
+    )
+    _track_responses(client)
+    unchanged: list[str] = []
+
+    def update_refs(remote_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
+        # Called with the remote's refs before anything is sent; may run twice
+        # (see the atomic retry below), so it starts afresh each time.
+        unchanged.clear()
+        changes: dict[Ref, ObjectID] = {}
+        for name, sha in local.items():
+            ref = _ref(name)
+            current = remote_refs.get(ref)
+            if current is None:
+                changes[ref] = ObjectID(sha)
+            elif bytes(current) == sha:
+                unchanged.append(name)
+            else:
+                raise PushError(
+                    f"remote already has tag '{name}' ({_short(current)}, "
+                    f"local {_short(sha)}) at {shown}; it was not overwritten"
+                )
+        for name in deleting:
+            ref = _ref(name)
+            if ref in remote_refs:
+                changes[ref] = ObjectID(ZERO_SHA)
+            else:
+                unchanged.append(name)
+        return changes
+
+    def generate_pack_data(
+        have: AbstractSet[ObjectID],
+        want: AbstractSet[ObjectID],
+        *,
+        ofs_delta: bool = False,
+        progress: Callable[..., None] | None = None,
+    ) -> tuple[int, Iterator[UnpackedObject]]:
+        # ``have`` is every value the remote advertised: only what it lacks is sent.
+        return repo.generate_pack_data(set(have), set(want), ofs_delta=ofs_delta)
+
+    local_client = isinstance(client, LocalGitClient)
+    # dulwich's file:// "atomic" pre-check compares a packed tag's *peeled*
+    # commit with the tag object and so refuses to delete packed annotated
+    # tags; there it is used for creations only.
+    atomic = len(local) + len(deleting) > 1 and not (local_client and deleting)
+    try:
+        try:
+            result = client.send_pack(
+                path.encode("utf-8"), update_refs, generate_pack_data, atomic=atomic
+            )
+        except GitProtocolError as exc:
+            if not atomic or "does not support atomic" not in str(exc):
+                raise
+            # Checked before update_refs runs, so nothing was sent yet.
+            result = client.send_pack(path.encode("utf-8"), update_refs, generate_pack_data)
+        failures = {
+            _tag_name(bytes(ref)): status
+            for ref, status in (result.ref_status or {}).items()
+            if status is not None
+        }
+        if failures:
+            detail = "; ".join(f"'{name}': {status}" for name, status in sorted(failures.items()))
+            raise PushError(f"remote {shown} rejected the push of {detail}")
+        _verify(client, path, shown, local, deleting)
+    finally:
+        _close(client)
+    return PushResult(
+        shown, tuple(local), deleting, tuple(n for n in (*local, *deleting) if n in unchanged)
+    )
+
+
+def _verify(
+    client: GitClient,
+    path: str,
+    shown: str,
+    local: dict[str, bytes],
+    deleting: tuple[str, ...],
+) -> None:
+    """List the remote's tags and fail unless they hold what was pushed."""
+    listed = client.get_refs(path.encode("utf-8"), ref_prefix=[TAGS_PREFIX])
+    refs = {bytes(name): value for name, value in listed.refs.items()}
+    for name, sha in local.items():
+        value = refs.get(_ref(name))
+        if value is None or bytes(value) != sha:
+            raise PushError(f"push of '{name}' was not applied by the remote {shown}")
+    for name in deleting:
+        if refs.get(_ref(name)) is not None:
+            raise PushError(f"deletion of '{name}' was not applied by the remote {shown}")
+
+
+def _track_responses(client: GitClient) -> None:
+    """Remember every HTTP response the client opens, so that :func:`_close` can close them.
+
+    dulwich raises ``HTTPUnauthorized`` / ``NotGitRepository`` without closing
+    the response it got, which leaves its socket to the garbage collector.
+    """
+    pool = getattr(client, "pool_manager", None)
+    request = getattr(pool, "request", None)
+    if pool is None or not callable(request):
+        return
+    responses: list[Any] = []
+
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        response = request(*args, **kwargs)
+        responses.append(response)
+        return response
+
+    setattr(pool, "request", tracked)  # noqa: B010 - an instance attribute, on purpose
+    setattr(pool, "_gto_responses", responses)  # noqa: B010
+
+
+def _close(client: GitClient) -> None:
+    """Release the client's connections (urllib3 keeps a pool that ``close`` leaves open)."""
+    client.close()
+    pool = getattr(client, "pool_manager", None)
+    for response in getattr(pool, "_gto_responses", ()):
+        response.close()
+    clear = getattr(pool, "clear", None)
+    if callable(clear):
+        clear()
+
+
+# -- errors ------------------------------------------------------------------
+
+
+def _explain(exc: BaseException, shown: str, *, credentials: bool) -> str | None:
+    """One line for a failure raised by dulwich's client, or None for a bug of ours."""
+    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+    from dulwich.errors import (
+        GitProtocolError,
+        HangupException,
+        NotGitRepository,
+        SendPackError,
+    )
+    from dulwich.file import FileLocked
+
+    if isinstance(exc, HTTPUnauthorized):
+        if credentials:
+            return f"authentication failed for {shown}: the server rejected the credentials"
+        return (
+            f"authentication failed for {shown}; set a username and password (or token) "
+            "for this remote"
+        )
+    if isinstance(exc, HTTPProxyUnauthorized):
+        return f"proxy authentication failed for {shown}"
+    if isinstance(exc, NotGitRepository):
+        return f"cannot push to {shown}: no git repository there"
+    if isinstance(exc, FileLocked):
+        return (
+            f"cannot push to {shown}: a ref is locked by another process "
+            "(another push is running?); try again"
+        )
+    if isinstance(exc, SendPackError):
+        return f"remote {shown} rejected the push: {_text(exc.args[0] if exc.args else exc)}"
+    if isinstance(exc, HangupException):
+        return f"cannot push to {shown}: the remote hung up{_detail(exc)}"
+    if isinstance(exc, GitProtocolError):
+        reason = _network_reason(exc)
+        if reason is not None:
+            return f"cannot reach {shown}: {reason}"
+        return f"cannot push to {shown}: {_text(exc)}"
+    if isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and not _is_local(shown)
+    ):
+        return f"cannot reach {shown}: {_os_reason(exc)}"
+    if isinstance(exc, OSError):
+        return f"cannot push to {shown}: {_os_reason(exc)}"
+    if isinstance(exc, AssertionError):
+        # porcelain-era client checks raise bare asserts when a remote ref differs.
+        return f"cannot push to {shown}: dulwich refused the update ({_text(exc) or 'assertion'})"
+    if isinstance(exc, KeyError) and exc.args and _SHA.fullmatch(_text(exc.args[0])):
+        # The object store's way of saying an object to send is absent (broken/shallow repo).
+        return f"cannot push to {shown}: object {_text(exc.args[0])} is missing locally"
+    return None
+
+
+def _network_reason(exc: BaseException) -> str | None:
+    """The root cause of a transport failure (urllib3 wrapped in GitProtocolError), if any."""
+    try:
+        import urllib3.exceptions
+    except ImportError:  # pragma: no cover - urllib3 is a dulwich dependency
+        return None
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        nxt = getattr(current, "reason", None)
+        current = (
+            nxt if isinstance(nxt, BaseException) else current.__cause__ or current.__context__
+        )
+    if not any(isinstance(e, urllib3.exceptions.HTTPError | OSError) for e in chain[1:]):
+        return None
+    for item in reversed(chain):
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror
+    for item in chain:
+        if isinstance(item, urllib3.exceptions.TimeoutError):
+            return "timed out"
+    return _text(chain[-1]) or type(chain[-1]).__name__
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _text(exc) or type(exc).__name__
+
+
+def _detail(exc: BaseException) -> str:
+    text = _text(exc)
+    return f" ({text})" if text else ""
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return " ".join(str(value).split())
+
+
+def _scrub(message: str, secrets: Sequence[str]) -> str:
+    message = redact_url(message)
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+def _secrets(url: str, password: str | None) -> tuple[str, ...]:
+    found = [password] if password else []
+    try:
+        in_url = urlsplit(url).password
+    except ValueError:
+        in_url = None
+    if in_url:
+        found.extend({in_url, unquote(in_url)})
+    # Longest first, so that a secret containing another is masked whole.
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _is_local(shown: str) -> bool:
+    """A ``file://`` URL or a plain path (not ``host:path``)."""
+    if shown.startswith("file:") or re.match(r"[A-Za-z]:[\\/]", shown):
+        return True
+    return "://" not in shown and not re.match(r"[^/]+:", shown)
+
+
+# -- names -------------------------------------------------------------------
+
+
+def _unique(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def _check_tag_name(name: str) -> None:
+    if not name or not check_ref_format(_ref(name)):
+        raise PushError(f"invalid tag name '{name}'")
+
+
+def _ref(name: str) -> Ref:
+    return Ref(TAGS_PREFIX + name.encode("utf-8"))
+
+
+def _tag_name(ref: bytes) -> str:
+    raw = ref[len(TAGS_PREFIX) :] if ref.startswith(TAGS_PREFIX) else ref
+    return raw.decode("utf-8", errors="replace")
+
+
+def _short(sha: bytes) -> str:
+    return bytes(sha)[:7].decode("ascii", errors="replace")
