@@ -690,3 +690,43 @@ def _version_name(registry: Registry, name: str, version: str | None, ref: str |
     if not found:
         raise GTOError(f"No versions found for '{name}' at ref '{ref}'")
     return found[-1].version
+
+
+# -- artifacts.yaml -------------------------------------------------------------
+
+
+def annotate(
+    repo: str | os.PathLike[str] | GitRepo,
+    name: str,
+    type: str | None = None,
+    path: str | None = None,
+    must_exist: bool = False,
+    allow_same_path: bool = False,
+    labels: Sequence[str] = (),
+    description: str | None = None,
+    custom: Any = None,
+) -> Annotation:
+    """Add or update ``name`` in ``artifacts.yaml`` in the work tree (not committed)."""
+    from gto_dulwich import index_edit
+
+    with _open_git(repo) as git:
+        return index_edit.annotate(
+            git,
+            name,
+            config=load_config(git.workdir),
+            type=type,
+            path=path,
+            must_exist=must_exist,
+            allow_same_path=allow_same_path,
+            labels=labels,
+            description=description,
+            custom=custom,
+        )
+
+
+def remove(repo: str | os.PathLike[str] | GitRepo, name: str) -> bool:
+    """Remove ``name`` from ``artifacts.yaml`` in the work tree; False if it was not there."""
+    from gto_dulwich import index_edit
+
+    with _open_git(repo) as git:
+        return index_edit.remove(git, name, config=load_config(git.workdir))

@@ -901,6 +901,72 @@ def deprecate(
         api.deprecate(repo, name, ref=ref, **common)
 
 
+@cli.command()
+@click.argument("name")
+@repo_option
+@click.option("--type", "type_", default=None, help="Artifact type (e.g. model, dataset).")
+@click.option("--path", default=None, help="Where the artifact lives.")
+@click.option(
+    "-e",
+    "--must-exist",
+    is_flag=True,
+    help="Require PATH to be committed at HEAD (and mark it not virtual).",
+)
+@click.option("--allow-same-path", is_flag=True, help="Allow a path another artifact uses.")
+@click.option("--label", "labels", multiple=True, help="A label; repeat for several.")
+@click.option("-d", "--description", default=None, help="A description of the artifact.")
+@click.option(
+    "-c",
+    "--custom",
+    default=None,
+    help='Custom data: JSON (e.g. \'{"owner": "a"}\') or a plain string.',
+)
+def annotate(
+    name: str,
+    repo: str,
+    type_: str | None,
+    path: str | None,
+    must_exist: bool,
+    allow_same_path: bool,
+    labels: tuple[str, ...],
+    description: str | None,
+    custom: str | None,
+) -> None:
+    """Add or update an artifact's entry in artifacts.yaml (in the work tree)."""
+    import json
+
+    from gto_dulwich import api
+
+    value: Any = custom
+    if custom is not None:
+        try:
+            value = json.loads(custom)
+        except json.JSONDecodeError:
+            value = custom
+    api.annotate(
+        repo,
+        name,
+        type=type_,
+        path=path,
+        must_exist=must_exist,
+        allow_same_path=allow_same_path,
+        labels=labels,
+        description=description,
+        custom=value,
+    )
+
+
+@cli.command()
+@click.argument("name")
+@repo_option
+def remove(name: str, repo: str) -> None:
+    """Remove an artifact's entry from artifacts.yaml (in the work tree)."""
+    from gto_dulwich import api
+
+    if not api.remove(repo, name):
+        raise GTOError(f"Cannot find artifact '{name}' in artifacts.yaml")
+
+
 cli.add_command(tag_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -345,3 +346,87 @@ def test_written_tags_pass_git_fsck(showcase: Path) -> None:
         check=True,
     ).stdout.split("\n")
     assert "m@v0.0.1 commit" in listed
+
+
+# -- push and artifacts.yaml through the CLI --------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["file", "http"])
+def test_push_lands_exactly_the_created_tag(tmp_path: Path, transport: str) -> None:
+    from tests.servers import make_pair, ref_dict, serve_http, set_origin
+
+    pair = make_pair(tmp_path)
+    before = ref_dict(pair.remote)
+    with contextlib.ExitStack() as stack:
+        if transport == "http":
+            server = stack.enter_context(serve_http(pair.remote))
+            set_origin(pair.local, server.url)
+        result = gto(pair.local, "register", "model", "--push")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == (
+            "Created git tag 'model@v0.0.1' that registers version\n"
+            "Running `git push origin model@v0.0.1`\n"
+            "Successfully pushed git tag model@v0.0.1 on remote.\n"
+        )
+        after = ref_dict(pair.remote)
+        assert set(after) - set(before) == {b"refs/tags/model@v0.0.1"}
+        assert after[b"refs/tags/model@v0.0.1"] == snapshot(pair.local)[b"refs/tags/model@v0.0.1"]
+        deleted = gto(pair.local, "deprecate", "model", "v0.0.1", "--delete", "--push", second=1)
+        assert deleted.exit_code == 0, deleted.stderr
+        assert deleted.stdout.splitlines()[-1] == (
+            "Successfully deleted git tag model@v0.0.1 on remote."
+        )
+        assert ref_dict(pair.remote) == before
+
+
+def test_rejected_push_keeps_the_local_tag_and_fails_in_one_line(tmp_path: Path) -> None:
+    from tests.servers import make_pair, ref_dict
+
+    pair = make_pair(tmp_path)
+    # The remote already has model@v0.0.1, made elsewhere (another tag object).
+    (tmp_path / "other").mkdir()
+    other = make_pair(tmp_path / "other", url=pair.remote.as_uri())
+    assert gto(other.local, "register", "model", "--push", second=5).exit_code == 0
+    remote_before = ref_dict(pair.remote)
+    result = gto(pair.local, "register", "model", "--push")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("The command `git push origin model@v0.0.1` failed.")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert b"refs/tags/model@v0.0.1" in snapshot(pair.local)
+    assert ref_dict(pair.remote) == remote_before
+
+
+def test_annotate_and_remove_edit_artifacts_yaml(showcase: Path) -> None:
+    result = gto(
+        showcase,
+        "annotate",
+        "new",
+        "--type",
+        "model",
+        "--path",
+        "models/random-forest.pkl",
+        "--allow-same-path",
+        "--label",
+        "b",
+        "--label",
+        "a",
+        "-d",
+        "Fresh",
+        "-c",
+        '{"k": 1}',
+    )
+    assert result.exit_code == 0, result.stderr
+    text = (showcase / "artifacts.yaml").read_text()
+    assert text.endswith(
+        "new:\n  type: model\n  path: models/random-forest.pkl\n  labels:\n    - a\n    - b\n"
+        "  description: Fresh\n  custom:\n    k: 1\n"
+    )
+    refused = gto(showcase, "annotate", "new", "--type", "bad type")
+    assert (refused.exit_code, (showcase / "artifacts.yaml").read_text()) == (1, text)
+    assert gto(showcase, "remove", "new").exit_code == 0
+    assert "new:" not in (showcase / "artifacts.yaml").read_text()
+    missing = gto(showcase, "remove", "new")
+    assert (missing.exit_code, missing.stderr.strip()) == (
+        1,
+        "Cannot find artifact 'new' in artifacts.yaml",
+    )
