@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from dulwich.repo import Repo
 
 IDENTITY = b"Bench Bot <bench@example.com>"
@@ -66,7 +66,7 @@ def generate(dest: Path, tags: int, *, loose: bool = False) -> int:
     index_blob = Blob.from_string("".join(index_lines).encode())
     objects.append(index_blob)
 
-    parent: bytes | None = None
+    parent: ObjectID | None = None
     commits: list[Commit] = []
     for number in range(shape.versions):
         blob = Blob.from_string(f"weights {number}\n".encode())

@@ -51,6 +51,26 @@ class Index:
 
     artifacts: Mapping[str, Annotation] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: annotation.to_dict() for name, annotation in self.artifacts.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Index:
+        """The inverse of :meth:`to_dict` (for the cache: no validation needed twice)."""
+        return cls(
+            {
+                name: Annotation(
+                    fields["type"],
+                    fields["path"],
+                    fields["virtual"],
+                    tuple(fields["labels"]),
+                    fields["description"],
+                    fields["custom"],
+                )
+                for name, fields in data.items()
+            }
+        )
+
 
 def load_yaml(data: bytes | str) -> Any:
     """Safe-load YAML with ruamel.yaml (imported lazily: it costs start-up time)."""

@@ -22,16 +22,6 @@ from gto_dulwich.errors import ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
 from gto_dulwich.grammar import Shortcut, TagName, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
-from gto_dulwich.plan import (
-    Bump,
-    NewTag,
-    Step,
-    plan_assign,
-    plan_deprecate,
-    plan_deregister,
-    plan_register,
-    plan_unassign,
-)
 from gto_dulwich.queries import (
     HistoryRow,
     RegistryRow,
@@ -50,6 +40,7 @@ from gto_dulwich.repo import GitRepo, RefEntry
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
+    from gto_dulwich.plan import Bump, Step
     from gto_dulwich.write import Reporter
 
 RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
@@ -156,7 +147,7 @@ def _read_state(
             wanted.append((entry, parsed))
     log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
     head = git.head()
-    indexes: dict[bytes, Index] = {}
+    indexes: dict[str, Index] = {}
     extra: list[Diagnostic] = []
     if git.packed_refs_bad_lines:
         extra.append(
@@ -171,9 +162,15 @@ def _read_state(
         data = git.read_file(commit, config.index)
         if data is None:
             return Index()
-        key = hashlib.sha1(data).digest()
+        key = hashlib.sha1(data).hexdigest()
         if key not in indexes:
-            indexes[key] = parse_index(data, index=config.index, commit=commit)
+            cached = git.cache.get_index(key) if git.cache is not None else None
+            if cached is not None:
+                indexes[key] = Index.from_dict(cached)
+            else:
+                indexes[key] = parse_index(data, index=config.index, commit=commit)
+                if git.cache is not None:
+                    git.cache.put_index(key, indexes[key].to_dict())
         return indexes[key]
 
     head_index = index_at(head) if head else Index()
@@ -191,8 +188,8 @@ def _read_state(
             extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
             return CommitSnapshot(info, {})
 
-    git.save_cache()
     state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
+    git.save_cache()
     if accept is not None:
         state = RegistryState(
             {n: a for n, a in state.artifacts.items() if accept(encode_name(n) + "@")},
@@ -462,6 +459,7 @@ def _run_write(
 ) -> list[Event]:
     """Read the artifact's tags, plan, then write: nothing is written if planning fails."""
     from gto_dulwich.identity import resolve_tagger
+    from gto_dulwich.plan import NewTag
     from gto_dulwich.write import execute
 
     git, owned = _writer(repo)
@@ -509,6 +507,8 @@ def register(
     bump = _bump(bump_major, bump_minor, bump_patch)
 
     def make_plan(registry: Registry) -> list[Step]:
+        from gto_dulwich.plan import plan_register
+
         commit = registry.git.resolve(ref)
         return [
             plan_register(
@@ -549,6 +549,8 @@ def assign(
     one first when that commit has none (unless ``skip_registration``)."""
 
     def make_plan(registry: Registry) -> list[Step]:
+        from gto_dulwich.plan import plan_assign
+
         commit = registry.git.resolve(ref) if ref is not None else None
         if version is None and commit is None:
             commit = registry.git.resolve("HEAD")
@@ -594,6 +596,8 @@ def unassign(
         raise GTOError("A stage is required")
 
     def make_plan(registry: Registry) -> list[Step]:
+        from gto_dulwich.plan import plan_unassign
+
         target = _version_name(registry, name, version, ref)
         return plan_unassign(
             registry.state,
@@ -631,6 +635,8 @@ def deregister(
     """Deregister a version (a ``@vX.Y.Z!`` tag), or delete all of its tags."""
 
     def make_plan(registry: Registry) -> list[Step]:
+        from gto_dulwich.plan import plan_deregister
+
         target = _version_name(registry, name, version, ref)
         return plan_deregister(
             registry.state, name, target, message=message, simple=simple, force=force, delete=delete
@@ -659,6 +665,8 @@ def deprecate(
     """Deprecate the whole artifact (an ``@deprecated`` tag), or delete all of its tags."""
 
     def make_plan(registry: Registry) -> list[Step]:
+        from gto_dulwich.plan import plan_deprecate
+
         commit = registry.git.resolve(ref) if ref is not None else None
         return plan_deprecate(
             registry.state,

@@ -36,23 +36,40 @@ class TagCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, Entry] = self._load()
+        self.entries: dict[str, Entry] = {}
+        # Parsed artifacts.yaml files, keyed by the SHA-1 of their bytes: {name: fields}.
+        self.indexes: dict[str, dict[str, dict[str, Any]]] = {}
+        self._load()
         self.added = 0
 
-    def _load(self) -> dict[str, Entry]:
+    def _load(self) -> None:
         try:
             raw: Any = json.loads(self.path.read_bytes())
         except (OSError, ValueError):
-            return {}
+            return
         if not (
             isinstance(raw, dict)
             and raw.get("format") == FORMAT
             and raw.get("version") == VERSION
             and isinstance(raw.get("tags"), dict)
+            and isinstance(raw.get("indexes"), dict)
         ):
-            return {}
-        tags: dict[str, Entry] = raw["tags"]
-        return tags
+            return
+        self.entries = raw["tags"]
+        self.indexes = raw["indexes"]
+
+    def get_index(self, key: str) -> dict[str, dict[str, Any]] | None:
+        index = self.indexes.get(key)
+        return index if isinstance(index, dict) else None
+
+    def put_index(self, key: str, index: dict[str, dict[str, Any]]) -> None:
+        """Remember a parsed artifacts.yaml, if it is plain JSON data (YAML may hold dates)."""
+        try:
+            json.dumps(index)
+        except (TypeError, ValueError):
+            return
+        self.indexes[key] = index
+        self.added += 1
 
     def get(self, sha: str) -> Entry | None:
         """The cached entry, checked on use (a damaged entry is a miss, not a crash)."""
@@ -75,7 +92,7 @@ class TagCache:
         if not self.added:
             return
         data = json.dumps(
-            {"format": FORMAT, "version": VERSION, "tags": self.entries},
+            {"format": FORMAT, "version": VERSION, "tags": self.entries, "indexes": self.indexes},
             separators=(",", ":"),
         ).encode()
         try:
