@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate
 
 ROOT = Path(__file__).resolve().parent
 REPOS = ROOT / "repos"
@@ -41,10 +40,13 @@ class Timing:
     high: float
     rss_mb: float
     capped: bool = False
+    exit_code: int = 0
 
     def cell(self) -> str:
         if self.capped:
             return f"> {GTO_CAP_SECONDS:.0f} s"
+        if self.exit_code:
+            return f"fails (exit {self.exit_code}: no such command in GTO 1.10.1)"
         return f"{self.median:.3f} s ({self.low:.3f}–{self.high:.3f}), {self.rss_mb:.0f} MB"
 
 
@@ -85,7 +87,12 @@ def measure(
         if index:  # the first run warms caches (OS page cache, our tag cache)
             walls.append(wall)
             peaks.append(usage.ru_maxrss / 1024)
-    return Timing(statistics.median(walls), min(walls), max(walls), max(peaks))
+    timing = Timing(statistics.median(walls), min(walls), max(walls), max(peaks))
+    if proc.returncode:
+        return Timing(
+            timing.median, timing.low, timing.high, timing.rss_mb, exit_code=proc.returncode
+        )
+    return timing
 
 
 def _wait(
@@ -105,8 +112,13 @@ def _wait(
 def repository(tags: int, *, loose: bool = False) -> Path:
     path = REPOS / f"{tags}{'-loose' if loose else ''}"
     if not path.exists():
+        # In a child process: a fork of a big parent would count the parent's pages
+        # in every measured child's peak RSS.
         REPOS.mkdir(exist_ok=True)
-        generate(path, tags, loose=loose)
+        flags = ["--loose"] if loose else []
+        subprocess.run(
+            [sys.executable, str(ROOT / "generate.py"), str(path), str(tags), *flags], check=True
+        )
     return path
 
 
@@ -211,7 +223,7 @@ def _write_timing(argv: list[str], repo: Path, runs: int, env: dict[str, str]) -
 
 def _row(name: str, label: str, ours: Timing, git: Timing | None, gto: Timing | None) -> str:
     ratio_git = f"{ours.median / git.median:.1f}×" if git and git.median else "–"
-    if gto is None:
+    if gto is None or gto.exit_code:
         ratio_gto = "–"
     elif gto.capped:
         ratio_gto = f"> {GTO_CAP_SECONDS / ours.median:.0f}×"
