@@ -20,7 +20,7 @@ from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
-from gto_dulwich.grammar import Shortcut, TagName, encode_name, parse_shortcut
+from gto_dulwich.grammar import Shortcut, TagName, artifact_prefixes, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
 from gto_dulwich.queries import (
     HistoryRow,
@@ -46,23 +46,27 @@ if TYPE_CHECKING:
 RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
 
 
-def _artifact_filter(name: str) -> Callable[[str], bool]:
-    """Keep only tags of one artifact: decided from the ref name, before any object is read."""
-    encoded = encode_name(name)
-    at, hash_ = encoded + "@", encoded + "#"
-    return lambda ref: ref.startswith(at) or ref.startswith(hash_)
+# Below this many tags, reading the objects costs less than loading the cache file.
+CACHE_THRESHOLD = 1000
 
 
 class Registry:
     """A snapshot of one repository's registry: read once, queried many times."""
 
     def __init__(
-        self, git: GitRepo, state: RegistryState, config: Config, annotations: Index
+        self,
+        git: GitRepo,
+        state: RegistryState,
+        config: Config,
+        annotations: Index,
+        *,
+        owns_git: bool = True,
     ) -> None:
         self.git = git
         self.state = state
         self.config = config
         self.head_annotations = annotations
+        self._owns_git = owns_git
 
     @classmethod
     def open(
@@ -81,20 +85,27 @@ class Registry:
         one-artifact commands); ``enrich_all`` reads ``artifacts.yaml`` at every
         version's commit (needed only for ``show NAME --json``).
         """
-        git = _open_git(repo)
+        owns_git = not isinstance(repo, GitRepo)
+        git = repo if isinstance(repo, GitRepo) else _open_git(repo)
         try:
-            if cache and not disabled_by_env() and git.cache is None:
-                git.use_cache()
             cfg = config or load_config(git.workdir, environ)
-            accept = _artifact_filter(artifact) if artifact else None
-            state, annotations = _read_state(git, cfg, accept=accept, enrich_all=enrich_all)
+            prefixes = artifact_prefixes(artifact) if artifact else None
+            state, annotations = _read_state(
+                git,
+                cfg,
+                prefixes=prefixes,
+                enrich_all=enrich_all,
+                cache=cache and not disabled_by_env(),
+            )
         except BaseException:
-            git.close()
+            if owns_git:
+                git.close()
             raise
-        return cls(git, state, cfg, annotations)
+        return cls(git, state, cfg, annotations, owns_git=owns_git)
 
     def close(self) -> None:
-        self.git.close()
+        if self._owns_git:
+            self.git.close()
 
     def __enter__(self) -> Registry:
         return self
@@ -134,17 +145,20 @@ def _read_state(
     git: GitRepo,
     config: Config,
     *,
-    accept: Callable[[str], bool] | None,
+    prefixes: tuple[str, ...] | None,
     enrich_all: bool,
+    cache: bool = True,
 ) -> tuple[RegistryState, Index]:
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
-    for entry in git.tag_refs(accept):
+    for entry in git.tag_refs(prefixes):
         parsed = parse_ref_name(entry.name)
         if parsed is None:
             ignored.append(entry)
         else:
             wanted.append((entry, parsed))
+    if cache and git.cache is None and len(wanted) >= CACHE_THRESHOLD:
+        git.use_cache()
     log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
     head = git.head()
     indexes: dict[str, Index] = {}
@@ -190,9 +204,9 @@ def _read_state(
 
     state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
     git.save_cache()
-    if accept is not None:
+    if prefixes is not None:
         state = RegistryState(
-            {n: a for n, a in state.artifacts.items() if accept(encode_name(n) + "@")},
+            {n: a for n, a in state.artifacts.items() if encode_name(n) + "@" in prefixes},
             state.diagnostics,
             head,
         )

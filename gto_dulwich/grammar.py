@@ -141,6 +141,16 @@ def encode_name(fullname: str) -> str:
     return fullname.replace(_DIRNAME_SEPARATOR, _TAG_DIRNAME_SEPARATOR)
 
 
+def artifact_prefixes(fullname: str) -> tuple[str, str]:
+    """The tag-name prefixes of one artifact's tags (``dir:name`` -> ``dir=name@``, ...).
+
+    Names cannot hold ``@`` or ``#``, so these select exactly that artifact's
+    tags from the ref name alone, before any object is read.
+    """
+    encoded = encode_name(fullname)
+    return encoded + "@", encoded + "#"
+
+
 def decode_name(tag_part: str) -> str:
     """``dir=name`` -> ``dir:name``, the inverse of :func:`encode_name`."""
     return tag_part.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR)

@@ -19,13 +19,21 @@ from typing import Literal
 
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Event, to_datetime
-from gto_dulwich.grammar import encode_name, format_tag
+from gto_dulwich.grammar import artifact_prefixes, format_tag
 from gto_dulwich.identity import Tagger
 from gto_dulwich.plan import DeleteTag, NewTag, Step, next_counter, with_counter
-from gto_dulwich.repo import GitRepo, RefLocked, TagExists, TagNotFound
+from gto_dulwich.repo import GitRepo, RefBusy, RefLocked, TagExists, TagNotFound
 
-# How long a writer keeps retrying while other writers hold the ref's lock.
+# How long a writer keeps retrying while other writers hold a lock.
 LOCK_PATIENCE_SECONDS = 10.0
+LOCK_PATIENCE_ENV = "GTO_DULWICH_LOCK_TIMEOUT"
+
+
+def _patience() -> float:
+    try:
+        return float(os.environ.get(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS))
+    except ValueError:
+        return LOCK_PATIENCE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +54,7 @@ def _ignore(_change: Change) -> None:
 
 
 def _artifact_refs(git: GitRepo, artifact: str) -> list[str]:
-    encoded = encode_name(artifact)
-    at, hash_ = encoded + "@", encoded + "#"
-    return git.tag_ref_names(lambda ref: ref.startswith((at, hash_)))
+    return git.tag_ref_names(artifact_prefixes(artifact))
 
 
 @contextmanager
@@ -61,7 +67,7 @@ def counter_lock(git: GitRepo) -> Iterator[None]:
     only while scanning the counters and claiming one ref.
     """
     path = git.commondir / "gto-counter.lock"
-    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    deadline = time.monotonic() + _patience()
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -90,9 +96,7 @@ def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
 
 
 def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
-    from dulwich.file import FileLocked
-
-    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    deadline = time.monotonic() + _patience()
     while True:
         tag = step.tag
         if step.counter_form:
@@ -102,10 +106,10 @@ def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
             sha = git.create_tag(
                 name, step.target, step.message, tagger.identity, tagger.time, tagger.tz_offset
             )
-        except FileLocked:
+        except RefBusy as busy:
             # Another writer holds this ref's lock right now: wait and look again.
             if time.monotonic() > deadline:
-                raise RefLocked(f"refs/tags/{name}.lock") from None
+                raise RefLocked(str(busy)) from None
             time.sleep(random.uniform(0.001, 0.02))
             continue
         if sha is not None:
@@ -131,7 +135,7 @@ def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
 
 def delete(git: GitRepo, tag: str) -> None:
     """Delete exactly this tag (and only if it still holds the value we saw)."""
-    entries = {e.name: e.sha for e in git.tag_refs(lambda ref: ref == tag)}
+    entries = {e.name: e.sha for e in git.tag_refs((tag,)) if e.name == tag}
     if tag not in entries:
         raise TagNotFound(tag)
     if not git.delete_tag(tag, entries[tag]):

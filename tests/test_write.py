@@ -430,3 +430,43 @@ def test_annotate_and_remove_edit_artifacts_yaml(showcase: Path) -> None:
         1,
         "Cannot find artifact 'new' in artifacts.yaml",
     )
+
+
+def test_a_stale_lock_is_named_and_left_alone(showcase: Path) -> None:
+    lock = showcase / ".git" / "refs" / "tags" / "m@v0.0.1.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("left by a crashed writer\n")
+    before = snapshot(showcase)
+    result = run_cli(
+        ["register", "m"], cwd=showcase, env={**at(0), "GTO_DULWICH_LOCK_TIMEOUT": "0.2"}
+    )
+    assert result.exit_code == 1
+    assert str(lock) in result.stderr
+    assert "locked by another process" in result.stderr
+    assert lock.read_text() == "left by a crashed writer\n"
+    assert snapshot(showcase) == before
+
+
+def test_a_tag_name_that_clashes_with_a_directory_is_refused(showcase: Path) -> None:
+    assert gto(showcase, "register", "a", "--version", "v1.0.0").exit_code == 0
+    # Stage names may hold '/': refs/tags/a#x/y#2 makes refs/tags/a#x a directory.
+    assign = gto(showcase, "assign", "a", "--version", "v1.0.0", "--stage", "x/y", second=1)
+    assert assign.exit_code == 0, assign.stderr
+    before = snapshot(showcase)
+    result = gto(
+        showcase,
+        "assign",
+        "a",
+        "--version",
+        "v1.0.0",
+        "--stage",
+        "x",
+        "--simple",
+        "true",
+        second=2,
+    )
+    assert (result.exit_code, result.stderr.strip()) == (
+        1,
+        "'refs/tags/a#x' conflicts with an existing tag name",
+    )
+    assert snapshot(showcase) == before
