@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from gto_dulwich.annotations import Annotation, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
-from gto_dulwich.errors import ArtifactNotFound, GTOError
+from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
 from gto_dulwich.grammar import Shortcut, TagName, artifact_prefixes, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
@@ -117,6 +117,11 @@ class Registry:
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         return self.state.diagnostics
 
+    @property
+    def tag_names(self) -> frozenset[str]:
+        """Every tag ref name that was read (all of them, or the one artifact's)."""
+        return self.state.tag_names
+
     def artifact(self, name: str) -> Artifact:
         found = self.state.find(name)
         if found is None:
@@ -151,7 +156,8 @@ def _read_state(
 ) -> tuple[RegistryState, Index]:
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
-    for entry in git.tag_refs(prefixes):
+    entries = git.tag_refs(prefixes)
+    for entry in entries:
         parsed = parse_ref_name(entry.name)
         if parsed is None:
             ignored.append(entry)
@@ -212,6 +218,7 @@ def _read_state(
         )
     if extra:
         state = RegistryState(state.artifacts, state.diagnostics + tuple(extra), state.head)
+    state = replace(state, tag_names=frozenset(entry.name for entry in entries))
     return state, head_index
 
 
@@ -473,13 +480,14 @@ def _run_write(
 ) -> list[Event]:
     """Read the artifact's tags, plan, then write: nothing is written if planning fails."""
     from gto_dulwich.identity import resolve_tagger
-    from gto_dulwich.plan import NewTag
+    from gto_dulwich.plan import NewTag, check_free
     from gto_dulwich.write import execute
 
     git, owned = _writer(repo)
     try:
         with Registry.open(git, artifact=name) as registry:
             steps = make_plan(registry)
+            check_free(steps, registry.tag_names)
         needs_tagger = any(isinstance(step, NewTag) for step in steps)
         tagger = (
             resolve_tagger(git.dulwich.get_config_stack(), name=author, email=author_email)
@@ -681,7 +689,10 @@ def deprecate(
     def make_plan(registry: Registry) -> list[Step]:
         from gto_dulwich.plan import plan_deprecate
 
-        commit = registry.git.resolve(ref) if ref is not None else None
+        try:
+            commit = registry.git.resolve(ref) if ref is not None else None
+        except UnknownRevision:
+            raise GTOError(f"Ref '{ref}' was not found in the repository history") from None
         return plan_deprecate(
             registry.state,
             name,

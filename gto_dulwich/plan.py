@@ -19,7 +19,7 @@ from typing import Literal
 from gto_dulwich.config import Config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, InvalidVersion, VersionNotFound
 from gto_dulwich.events import Event, EventKind
-from gto_dulwich.grammar import Action, TagName, check_name, parse_tag
+from gto_dulwich.grammar import Action, TagName, check_name, format_tag, parse_tag
 from gto_dulwich.reducer import Artifact, RegistryState, Version
 from gto_dulwich.versions import is_version, parse_version
 
@@ -289,6 +289,8 @@ def plan_unassign(
     vstage = target.stage(stage)
     if delete:
         if vstage is None:
+            if force:
+                return []  # nothing to delete, and --force says that is fine
             raise GTOError(f"Stage '{stage}' is not assigned to a version '{version}'")
         return _tags((*vstage.assignments, *vstage.unassignments))
     # GTO only checked that the stage was *ever* assigned, so unassigning twice worked.
@@ -310,14 +312,17 @@ def plan_deregister(
     delete: bool = False,
 ) -> list[Step]:
     """``deprecate NAME VERSION``: a deregistration tag, or (``delete``) all its tags."""
-    artifact = _require(state, name)
+    check_name(name)
+    artifact = state.find(name)
+    if artifact is None:
+        raise VersionNotFound(name)  # GTO's words for this form
     target = _find_version(artifact, name, version)
-    if delete:
-        return _tags((*target.registrations, *target.deregistrations, *target.stage_events))
     if not force and not target.is_registered:
         raise GTOError(f"The version at ref '{target.commit}' is not registered")
     if not force and not target.is_active:
         raise GTOError(f"The version at ref '{target.commit}' was deregistered already")
+    if delete:
+        return _tags((*target.registrations, *target.deregistrations, *target.stage_events))
     tag = TagName(name, Action.DEREGISTER, version=version)
     default = f"Deregistering artifact {name} version {version}"
     return [NewTag(tag, _form(simple, True), target.commit, _message(message, default), version)]
@@ -359,3 +364,19 @@ def plan_deprecate(
     tag = TagName(name, Action.DEPRECATE)
     default = f"Deprecating artifact '{name}'"
     return [NewTag(tag, counter_form, commit, _message(message, default), None)]
+
+
+def check_free(steps: Iterable[Step], existing: Iterable[str]) -> None:
+    """Refuse a plan whose simple-form tags already exist, before anything is written.
+
+    (Counter-form tags take the next free counter when written, so they cannot
+    clash.)  Without this, an ``assign`` that registers first would write the
+    registration and then fail on the assignment.
+    """
+    taken = set(existing)
+    for step in steps:
+        if isinstance(step, NewTag) and not step.counter_form:
+            name = format_tag(step.tag)
+            if name in taken:
+                raise GTOError(f"tag '{name}' already exists")
+            taken.add(name)

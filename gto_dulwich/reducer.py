@@ -302,6 +302,8 @@ class RegistryState:
     artifacts: dict[str, Artifact]
     diagnostics: tuple[Diagnostic, ...] = ()
     head: str | None = None
+    # Every tag ref read (GTO's or not): a write must not reuse one of these names.
+    tag_names: frozenset[str] = frozenset()
 
     def find(self, name: str) -> Artifact | None:
         return self.artifacts.get(name)
