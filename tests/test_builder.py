@@ -471,6 +471,9 @@ def test_empty_history_leaves_head_unborn(tmp_path: Path) -> None:
             "unknown target_tag",
         ),
         (minimal(head="nope"), "neither a commit id nor a branch"),
+        (minimal(worktree={"/abs": "x"}), "invalid file path"),
+        (minimal(worktree={"a": 1}), "must be a string or null"),
+        (minimal(packed_refs="yes"), "'packed_refs' must be true or false"),
         (
             minimal(
                 tags=[

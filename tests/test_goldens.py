@@ -164,3 +164,9 @@ def test_tag_of_a_tag_is_peeled_to_its_commit(built: dict[str, Path]) -> None:
     assigned = {e["commit"] for e in events if e["event"] == "assignment"}
     assert assigned <= registered
     assert all(e["version"].startswith("v") for e in events)
+
+
+def test_numeric_looking_hashes_print_as_they_are(built: dict[str, Path]) -> None:
+    table = run_cli(["show", "--plain"], cwd=built["numeric_sha"]).stdout
+    assert "0759510" in table
+    assert "9264e41" in table
