@@ -145,3 +145,29 @@ def test_python_dash_m_works(showcase: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "v0.0.1\n")
+
+
+def test_tag_path_is_a_gto_command(showcase: Path) -> None:
+    from dulwich.repo import Repo
+
+    with Repo(str(showcase)) as repo:
+        commit = repo.head().decode()[:7]
+    result = run_cli(["tag-path", "out/plot.png", "--set", "lr=0.1"], cwd=showcase)
+    assert result.exit_code == 0, result.stderr
+    stem, rest = result.stdout.strip().split("-", 1)
+    assert stem == "out/plot"
+    assert rest.startswith(commit + "-")
+    assert rest.endswith(".png")
+    assert "tag-path" in run_cli(["--help"], cwd=showcase).stdout
+
+
+def test_version_and_doctor_name_the_tool(showcase: Path) -> None:
+    from gto_dulwich import __version__
+
+    assert run_cli(["--version"], cwd=showcase).stdout == (
+        f"gto_dulwich {__version__} (GTO 1.10.1 compatible)\n"
+    )
+    doctor = run_cli(["doctor"], cwd=showcase)
+    assert doctor.exit_code == 0
+    assert doctor.stdout.startswith(f"gto_dulwich {__version__}")
+    assert "stages=None" in doctor.stdout

@@ -170,3 +170,13 @@ def test_numeric_looking_hashes_print_as_they_are(built: dict[str, Path]) -> Non
     table = run_cli(["show", "--plain"], cwd=built["numeric_sha"]).stdout
     assert "0759510" in table
     assert "9264e41" in table
+
+
+def test_every_difference_is_pinned_by_an_existing_test() -> None:
+    root = FIXTURES.parent
+    rules = [*DIFFERENCES["commands"], *DIFFERENCES["fixtures"].values()]
+    for rule in rules:
+        if "pinned_by" not in rule:
+            continue
+        path, _, name = rule["pinned_by"].partition("::")
+        assert f"def {name}(" in (root / path).read_text(), rule["pinned_by"]
