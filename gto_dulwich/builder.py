@@ -37,9 +37,12 @@ __all__ = [
     "PACKED_REFS_HEADER",
     "BuiltRepo",
     "SpecError",
+    "TagData",
     "build_repo",
     "default_tag_message",
+    "diff_tags",
     "load_spec",
+    "tag_snapshot",
 ]
 
 DEFAULT_IDENTITY: Mapping[str, str] = {"name": "GTO Tester", "email": "gtotester@example.com"}
@@ -502,3 +505,37 @@ def build_repo(
         commits={cid: plan.sha.decode() for cid, plan in plans.items()},
         tags={name: sha.decode() for name, (sha, _peeled) in tags.items()},
     )
+
+
+TagData = dict[str, str | None]
+
+
+def tag_snapshot(path: str | os.PathLike[str]) -> dict[str, TagData]:
+    """Every tag ref of a repository: name -> peeled commit, stripped message, tagger.
+
+    What a write changed is the difference of two snapshots (:func:`diff_tags`);
+    the write-command goldens and their test compare exactly this.
+    """
+    from dulwich.object_store import peel_sha
+
+    tags: dict[str, TagData] = {}
+    with Repo(os.fspath(path)) as repo:
+        for ref, sha in sorted(repo.refs.as_dict(Ref(b"refs/tags")).items()):
+            obj = repo[sha]
+            target = peel_sha(repo.object_store, sha)[1].id.decode("ascii")
+            if isinstance(obj, Tag):
+                message: str | None = obj.message.decode("utf-8").strip()
+                tagger: str | None = obj.tagger.decode("utf-8")
+            else:  # a lightweight tag
+                message = tagger = None
+            tags[ref.decode("utf-8")] = {"target": target, "message": message, "tagger": tagger}
+    return tags
+
+
+def diff_tags(
+    before: Mapping[str, TagData], after: Mapping[str, TagData]
+) -> tuple[dict[str, TagData], dict[str, TagData]]:
+    """(added, removed); a tag whose data changed counts as removed and added."""
+    added = {k: dict(v) for k, v in after.items() if before.get(k) != v}
+    removed = {k: dict(v) for k, v in before.items() if after.get(k) != v}
+    return added, removed

@@ -32,12 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dulwich.object_store import peel_sha
-from dulwich.objects import Tag
-from dulwich.refs import Ref
-from dulwich.repo import Repo
 
-from gto_dulwich.builder import build_repo
+from gto_dulwich.builder import TagData, build_repo, diff_tags, tag_snapshot
 from tests.helpers import FIXTURES, Result, run_cli
 
 GOLDEN = FIXTURES / "golden" / "writes"
@@ -52,8 +48,6 @@ STEP_ENV: Mapping[str, str] = {
     "GIT_COMMITTER_NAME": NAME,
     "GIT_COMMITTER_EMAIL": EMAIL,
 }
-
-TagData = dict[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -148,31 +142,6 @@ STEPS = [
 ]
 
 
-def read_tags(path: Path) -> dict[str, TagData]:
-    """Every tag ref: name -> peeled target commit, stripped message, tagger."""
-    tags: dict[str, TagData] = {}
-    with Repo(str(path)) as repo:
-        for ref, sha in sorted(repo.refs.as_dict(Ref(b"refs/tags")).items()):
-            obj = repo[sha]
-            target = peel_sha(repo.object_store, sha)[1].id.decode("ascii")
-            if isinstance(obj, Tag):
-                message: str | None = obj.message.decode("utf-8").strip()
-                tagger: str | None = obj.tagger.decode("utf-8")
-            else:  # a lightweight tag
-                message = tagger = None
-            tags[ref.decode("utf-8")] = {"target": target, "message": message, "tagger": tagger}
-    return tags
-
-
-def diff_tags(
-    before: Mapping[str, TagData], after: Mapping[str, TagData]
-) -> tuple[dict[str, TagData], dict[str, TagData]]:
-    """(added, removed); a tag whose data changed counts as removed and added."""
-    added = {k: dict(v) for k, v in after.items() if before.get(k) != v}
-    removed = {k: dict(v) for k, v in before.items() if after.get(k) != v}
-    return added, removed
-
-
 def base_time(spec: Mapping[str, Any]) -> int:
     """A tag time after every commit and tag of the base repository (unix seconds)."""
     latest = 0
@@ -198,7 +167,7 @@ def run_scenario(name: str, dest: Path) -> list[Outcome]:
     assert built.commits == data["commits"], "the base repository differs from GTO's"
     start = base_time(data["repo"])
     outcomes: list[Outcome] = []
-    tags = read_tags(built.path)
+    tags = tag_snapshot(built.path)
     with pytest.MonkeyPatch.context() as patch:
         # Nothing from the developer's environment: only what the step sets.
         for key in list(os.environ):
@@ -207,7 +176,7 @@ def run_scenario(name: str, dest: Path) -> list[Outcome]:
         for index, step in enumerate(data["steps"]):
             env = {**STEP_ENV, "GIT_COMMITTER_DATE": f"{start + index} +0000", **step["env"]}
             result = run_cli(step["args"], cwd=built.path, env=env)
-            after = read_tags(built.path)
+            after = tag_snapshot(built.path)
             added, removed = diff_tags(tags, after)
             tags = after
             outcomes.append(Outcome(result, added, removed, built.path, built.commits))
