@@ -1,0 +1,52 @@
+"""Tables as GTO prints them, and repository text that cannot take over a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from gto_dulwich import render
+
+
+def test_plain_and_box_tables_follow_tabulates_layout() -> None:
+    headers = ["name", "latest"]
+    rows = [["a", "v1.0.0"], ["long-name", None]]
+    assert render.plain_table(headers, rows) == (
+        "name       latest\na          v1.0.0\nlong-name  -"
+    )
+    assert render.box_table(headers, rows).splitlines() == [
+        "╒═══════════╤══════════╕",
+        "│ name      │ latest   │",
+        "╞═══════════╪══════════╡",
+        "│ a         │ v1.0.0   │",
+        "│ long-name │ -        │",
+        "╘═══════════╧══════════╛",
+    ]
+
+
+def test_numeric_columns_are_right_aligned_like_tabulate() -> None:
+    assert render.plain_table(["ref"], [["2620402"], ["1234567"]]).splitlines() == [
+        "    ref",
+        "2620402",
+        "1234567",
+    ]
+
+
+def test_control_characters_are_escaped() -> None:
+    assert render.safe("ok\x1b[31mred\x07\n") == "ok\\x1b[31mred\\x07\\n"
+    assert "\x1b" not in render.plain_table(["m"], [["\x1b]0;title\x07"]])
+
+
+def test_rich_table_escapes_markup_and_control_characters() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=80)
+    console.print(render.rich_table(["message"], [["[bold red]boo\x1b[2J"]]))
+    text = out.getvalue()
+    assert "[bold red]boo\\x1b[2J" in text
+    assert "\x1b[2J" not in text
+
+
+def test_only_commit_named_versions_are_cut() -> None:
+    assert render.cut_hexsha("a" * 40) == "aaaaaaa"
+    assert render.cut_hexsha("v0.0.1500") == "v0.0.1500"
