@@ -11,7 +11,7 @@ from gto_dulwich import render
 
 def test_plain_and_box_tables_follow_tabulates_layout() -> None:
     headers = ["name", "latest"]
-    rows = [["a", "v1.0.0"], ["long-name", None]]
+    rows: list[list[str | None]] = [["a", "v1.0.0"], ["long-name", None]]
     assert render.plain_table(headers, rows) == (
         "name       latest\na          v1.0.0\nlong-name  -"
     )
