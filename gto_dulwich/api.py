@@ -163,6 +163,8 @@ def _read_state(
             ignored.append(entry)
         else:
             wanted.append((entry, parsed))
+    if cache and git.index_cache is None:
+        git.use_index_cache()
     if cache and git.cache is None and len(wanted) >= CACHE_THRESHOLD:
         git.use_cache()
     log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
@@ -184,13 +186,14 @@ def _read_state(
             return Index()
         key = hashlib.sha1(data).hexdigest()
         if key not in indexes:
-            cached = git.cache.get_index(key) if git.cache is not None else None
+            store = git.index_cache
+            cached = store.get(key) if store is not None else None
             if cached is not None:
                 indexes[key] = Index.from_dict(cached)
             else:
                 indexes[key] = parse_index(data, index=config.index, commit=commit)
-                if git.cache is not None:
-                    git.cache.put_index(key, indexes[key].to_dict())
+                if store is not None:
+                    store.put(key, indexes[key].to_dict())
         return indexes[key]
 
     head_index = index_at(head) if head else Index()

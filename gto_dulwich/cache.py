@@ -20,6 +20,7 @@ from typing import Any
 FORMAT = "gto_dulwich tag cache"
 VERSION = 1
 FILE_NAME = "gto_dulwich-tags.json"
+INDEX_FILE_NAME = "gto_dulwich-annotations.json"
 ENV_DISABLE = "GTO_DULWICH_NO_CACHE"
 
 # tag_name, tagger_name, tagger_email, time, tz_offset, target, target_type, message
@@ -31,72 +32,42 @@ def disabled_by_env(environ: os._Environ[str] | dict[str, str] | None = None) ->
     return value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
-class TagCache:
-    """Parsed tag objects, loaded once per process and saved back if anything was added."""
+class _Store:
+    """One JSON file in the git directory: ``{format, version, <section>: {key: value}}``."""
+
+    section = ""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, Entry] = {}
-        # Parsed artifacts.yaml files, keyed by the SHA-1 of their bytes: {name: fields}.
-        self.indexes: dict[str, dict[str, dict[str, Any]]] = {}
-        self._load()
+        self.data: dict[str, Any] = self._load()
         self.added = 0
 
-    def _load(self) -> None:
+    def _load(self) -> dict[str, Any]:
         try:
             raw: Any = json.loads(self.path.read_bytes())
         except (OSError, ValueError):
-            return
-        if not (
+            return {}
+        if (
             isinstance(raw, dict)
             and raw.get("format") == FORMAT
             and raw.get("version") == VERSION
-            and isinstance(raw.get("tags"), dict)
-            and isinstance(raw.get("indexes"), dict)
+            and isinstance(raw.get(self.section), dict)
         ):
-            return
-        self.entries = raw["tags"]
-        self.indexes = raw["indexes"]
-
-    def get_index(self, key: str) -> dict[str, dict[str, Any]] | None:
-        index = self.indexes.get(key)
-        return index if isinstance(index, dict) else None
-
-    def put_index(self, key: str, index: dict[str, dict[str, Any]]) -> None:
-        """Remember a parsed artifacts.yaml, if it is plain JSON data (YAML may hold dates)."""
-        try:
-            json.dumps(index)
-        except (TypeError, ValueError):
-            return
-        self.indexes[key] = index
-        self.added += 1
-
-    def get(self, sha: str) -> Entry | None:
-        """The cached entry, checked on use (a damaged entry is a miss, not a crash)."""
-        entry = self.entries.get(sha)
-        if entry is None or not _valid(sha, entry):
-            return None
-        return entry
-
-    def put(self, sha: str, entry: Entry) -> None:
-        if sha not in self.entries:
-            self.entries[sha] = entry
-            self.added += 1
+            return dict(raw[self.section])
+        return {}
 
     def save(self) -> None:
-        """Write the cache atomically if it grew; any failure leaves things as they were.
+        """Write the file atomically if it grew; any failure leaves things as they were.
 
         Two processes saving at once each write a complete file; the last rename
         wins and the other's additions are simply parsed again next time.
         """
         if not self.added:
             return
-        data = json.dumps(
-            {"format": FORMAT, "version": VERSION, "tags": self.entries, "indexes": self.indexes},
-            separators=(",", ":"),
-        ).encode()
+        payload = {"format": FORMAT, "version": VERSION, self.section: self.data}
+        data = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".gto_dulwich-tags.", dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         except OSError:  # e.g. a read-only repository: reading works, caching does not
             return
         try:
@@ -109,6 +80,47 @@ class TagCache:
             self.added = 0
         except OSError:
             Path(tmp).unlink(missing_ok=True)
+
+
+class TagCache(_Store):
+    """Parsed tag objects by tag object id."""
+
+    section = "tags"
+
+    def get(self, sha: str) -> Entry | None:
+        """The cached entry, checked on use (a damaged entry is a miss, not a crash)."""
+        entry = self.data.get(sha)
+        if entry is None or not _valid(sha, entry):
+            return None
+        return tuple(entry)
+
+    def put(self, sha: str, entry: Entry) -> None:
+        if sha not in self.data:
+            self.data[sha] = entry
+            self.added += 1
+
+
+class IndexCache(_Store):
+    """Parsed ``artifacts.yaml`` files by the SHA-1 of their bytes: ``{name: fields}``.
+
+    Kept apart from the tag cache: it is small, so even a one-artifact command
+    loads it (a large ``artifacts.yaml`` costs far more to parse than to load).
+    """
+
+    section = "indexes"
+
+    def get(self, key: str) -> dict[str, dict[str, Any]] | None:
+        index = self.data.get(key)
+        return index if isinstance(index, dict) else None
+
+    def put(self, key: str, index: dict[str, dict[str, Any]]) -> None:
+        """Remember a parsed file, if it is plain JSON data (YAML may hold dates)."""
+        try:
+            json.dumps(index)
+        except (TypeError, ValueError):
+            return
+        self.data[key] = index
+        self.added += 1
 
 
 def _valid(sha: object, value: object) -> bool:

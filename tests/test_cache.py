@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gto_dulwich.cache import FILE_NAME
+from gto_dulwich.cache import FILE_NAME, INDEX_FILE_NAME
 from tests.helpers import FIXTURES, build_fixture, run_cli
 
 COMMANDS = [
@@ -41,9 +41,11 @@ def test_cache_cold_warm_corrupt_and_off_give_the_same_output(name: str, tmp_pat
     cache = repo / ".git" / FILE_NAME
     without = outputs(repo, {"GTO_DULWICH_NO_CACHE": "1"})
     assert not cache.exists()
+    assert not (repo / ".git" / INDEX_FILE_NAME).exists()
     cold = outputs(repo)
     warm = outputs(repo)
     cache.write_bytes(b'{"format": "gto_dulwich tag cache", "version": 1, "tags": {"x": 1}')
+    (repo / ".git" / INDEX_FILE_NAME).write_bytes(b"\x00 not json")
     corrupt = outputs(repo)
     assert without == cold == warm == corrupt
 
