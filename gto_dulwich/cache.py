@@ -123,13 +123,18 @@ class IndexCache(_Store):
         self.added += 1
 
 
-def _valid(sha: object, value: object) -> bool:
+def _valid(sha: object, value: Any) -> bool:
+    """Entry shape: 8 fields, str except the two ints (spelled out: this runs per tag)."""
     return (
-        isinstance(sha, str)
-        and len(sha) == 40
-        and isinstance(value, (list, tuple))
+        type(value) in (list, tuple)
         and len(value) == 8
-        and all(isinstance(value[i], str) for i in (0, 1, 2, 5, 6, 7))
-        and isinstance(value[3], int)
-        and isinstance(value[4], int)
+        and type(value[0]) is str
+        and type(value[1]) is str
+        and type(value[2]) is str
+        and type(value[3]) is int
+        and type(value[4]) is int
+        and type(value[5]) is str
+        and type(value[6]) is str
+        and type(value[7]) is str
+        and type(sha) is str
     )

@@ -69,8 +69,11 @@ AnyEvent = Event | CommitEvent
 
 def _latest(events: Iterable[AnyEvent]) -> AnyEvent | None:
     """The most recent event; on an exact tie the one listed last wins (GTO's rule)."""
-    ordered = sorted(events, key=lambda event: event.created_at)
-    return ordered[-1] if ordered else None
+    latest: AnyEvent | None = None
+    for event in events:
+        if latest is None or event.created_at >= latest.created_at:
+            latest = event
+    return latest
 
 
 @dataclass(frozen=True, slots=True)
