@@ -58,14 +58,12 @@ class Registry:
         git: GitRepo,
         state: RegistryState,
         config: Config,
-        annotations: Index,
         *,
         owns_git: bool = True,
     ) -> None:
         self.git = git
         self.state = state
         self.config = config
-        self.head_annotations = annotations
         self._owns_git = owns_git
 
     @classmethod
@@ -90,7 +88,7 @@ class Registry:
         try:
             cfg = config or load_config(git.workdir, environ)
             prefixes = artifact_prefixes(artifact) if artifact else None
-            state, annotations = _read_state(
+            state = _read_state(
                 git,
                 cfg,
                 prefixes=prefixes,
@@ -101,7 +99,7 @@ class Registry:
             if owns_git:
                 git.close()
             raise
-        return cls(git, state, cfg, annotations, owns_git=owns_git)
+        return cls(git, state, cfg, owns_git=owns_git)
 
     def close(self) -> None:
         if self._owns_git:
@@ -153,7 +151,7 @@ def _read_state(
     prefixes: tuple[str, ...] | None,
     enrich_all: bool,
     cache: bool = True,
-) -> tuple[RegistryState, Index]:
+) -> RegistryState:
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
     entries = git.tag_refs(prefixes)
@@ -213,16 +211,15 @@ def _read_state(
 
     state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
     git.save_cache()
-    if prefixes is not None:
-        state = RegistryState(
-            {n: a for n, a in state.artifacts.items() if encode_name(n) + "@" in prefixes},
-            state.diagnostics,
-            head,
-        )
-    if extra:
-        state = RegistryState(state.artifacts, state.diagnostics + tuple(extra), state.head)
-    state = replace(state, tag_names=frozenset(entry.name for entry in entries))
-    return state, head_index
+    artifacts = state.artifacts
+    if prefixes is not None:  # artifacts.yaml at HEAD may have added others
+        artifacts = {n: a for n, a in artifacts.items() if encode_name(n) + "@" in prefixes}
+    return replace(
+        state,
+        artifacts=artifacts,
+        diagnostics=state.diagnostics + tuple(extra),
+        tag_names=frozenset(entry.name for entry in entries),
+    )
 
 
 def _registry(

@@ -128,7 +128,6 @@ class VersionRow:
 
     version: Version
     held: list[VStage]
-    registered_artifact: bool
 
     @property
     def stages(self) -> list[str]:
@@ -171,7 +170,6 @@ def version_rows(
         VersionRow(
             v,
             _stages_holding(held, v),
-            artifact.is_registered,
         )
         for v in semver_desc(versions)
     ]

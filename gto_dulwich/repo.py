@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -209,10 +209,6 @@ class GitRepo:
             self._packed = (refs, fully_peeled)
         return self._packed
 
-    def forget_refs(self) -> None:
-        """Drop the cached ``packed-refs`` (after another process may have changed it)."""
-        self._packed = None
-
     def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
         """Every ``refs/tags/*`` ref, sorted by name, loose refs winning over packed.
 
@@ -369,9 +365,6 @@ class GitRepo:
         if isinstance(obj, Tag):
             return self._peel(obj.object[1].decode("ascii"), depth + 1)
         return sha, obj.type_name.decode("ascii")
-
-    def read_tags(self, entries: Iterable[RefEntry]) -> list[TagFact]:
-        return [self.read_tag(entry) for entry in entries]
 
     # -- commits and files ---------------------------------------------------
 
