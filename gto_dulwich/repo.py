@@ -410,40 +410,36 @@ class GitRepo:
             message=_text(obj.message),
         )
 
-    def read_file(self, commit: str, path: str) -> bytes | None:
-        """The bytes of ``path`` in ``commit``'s tree, or None when absent."""
+    def _tree_entry(self, commit: str, path: str) -> tuple[int, bytes] | None:
+        """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent."""
         store = self.dulwich.object_store
         try:
             obj = store[ObjectID(commit.encode("ascii"))]
             if not isinstance(obj, Commit):
                 return None
-            tree_id = obj.tree
-            parts = path.strip("/").split("/")
-            for index, part in enumerate(parts):
-                tree = store[tree_id]
-                entry = tree[part.encode("utf-8")]  # type: ignore[index]
-                mode, tree_id = entry
-                if index < len(parts) - 1 and not mode & 0o040000:
+            mode, sha = 0o040000, obj.tree
+            for part in path.strip("/").split("/"):
+                if not mode & 0o040000:  # a file where the path wants a directory
                     return None
-            blob = store[tree_id]
+                mode, sha = store[sha][part.encode("utf-8")]  # type: ignore[index]
         except (KeyError, TypeError, AttributeError):
+            return None
+        return mode, sha
+
+    def read_file(self, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit``'s tree, or None when absent."""
+        entry = self._tree_entry(commit, path)
+        if entry is None:
+            return None
+        try:
+            blob = self.dulwich.object_store[ObjectID(entry[1])]
+        except KeyError:
             return None
         return blob.data if isinstance(blob, Blob) else None
 
     def path_exists(self, commit: str, path: str) -> bool:
         """Whether ``path`` (a file or a directory) is committed in ``commit``'s tree."""
-        store = self.dulwich.object_store
-        try:
-            obj = store[ObjectID(commit.encode("ascii"))]
-            if not isinstance(obj, Commit):
-                return False
-            tree_id = obj.tree
-            for part in path.strip("/").split("/"):
-                tree = store[tree_id]
-                _mode, tree_id = tree[part.encode("utf-8")]  # type: ignore[index]
-        except (KeyError, TypeError, AttributeError):
-            return False
-        return True
+        return self._tree_entry(commit, path) is not None
 
     # -- writes -----------------------------------------------------------
 
@@ -474,10 +470,24 @@ class GitRepo:
         tag.tag_time = time
         tag.tag_timezone = tz_offset
         tag.message = message.encode("utf-8") + b"\n"
-        self.dulwich.object_store.add_object(tag)
+        self._store(tag)
         if self._claim_ref(ref, tag.id):
             return tag.id.decode("ascii")
         return None
+
+    def _store(self, obj: Tag) -> None:
+        """Add an object unless it is there; objects are content-addressed, so two
+        writers can make the very same one (same tagger, time and message)."""
+        from dulwich.file import FileLocked
+
+        store = self.dulwich.object_store
+        if obj.id in store:
+            return
+        try:
+            store.add_object(obj)
+        except FileLocked as exc:
+            # The other writer is storing these same bytes right now: retry shortly.
+            raise RefBusy(str(exc.args[0]) if exc.args else "object lock") from None
 
     def _claim_ref(self, ref: bytes, sha: bytes) -> bool:
         """Create ``ref`` only if it does not exist, with git's own lock protocol.
