@@ -207,8 +207,8 @@ class Version:
                 return vstage
         return None
 
-    def state_dict(self) -> dict[str, Any]:
-        """The raw record (GTO's ``print-state``): every stage, keyed by name."""
+    def _record(self) -> dict[str, Any]:
+        """The keys both JSON forms start with, in GTO's order."""
         return {
             "artifact": self.artifact,
             "commit_hexsha": self.commit,
@@ -216,19 +216,17 @@ class Version:
             "enrichments": [e.to_dict() for e in self.enrichments],
             "registrations": [e.base_dict() for e in self.registrations],
             "deregistrations": [e.base_dict() for e in self.deregistrations],
-            "stages": {s.stage: s.state_dict() for s in self.stages},
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The raw record (GTO's ``print-state``): every stage, keyed by name."""
+        return {**self._record(), "stages": {s.stage: s.state_dict() for s in self.stages}}
 
     def to_dict(self, stages: Iterable[VStage] | None = None) -> dict[str, Any]:
         """``show NAME --json``: ``stages`` lists the stages the version is shown in."""
         author = self.authoring_event
         return {
-            "artifact": self.artifact,
-            "commit_hexsha": self.commit,
-            "version": self.version,
-            "enrichments": [e.to_dict() for e in self.enrichments],
-            "registrations": [e.base_dict() for e in self.registrations],
-            "deregistrations": [e.base_dict() for e in self.deregistrations],
+            **self._record(),
             "stages": [s.to_dict() for s in (self.stages if stages is None else stages)],
             "is_active": self.is_active,
             "activated_at": self.activated_at.isoformat(),
