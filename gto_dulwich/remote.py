@@ -20,18 +20,17 @@ is not needed by the commands that only read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
 
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
 from gto_dulwich.errors import GTOError
 from gto_dulwich.repo import GitRepo
+from gto_dulwich.transport import Connection, connect, explain, redact_url, scrub, secrets_in
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 TAGS_PREFIX = b"refs/tags/"
 ZERO_SHA = b"0" * 40
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
 class PushError(GTOError):
@@ -71,24 +68,15 @@ class PushResult:
     unchanged: tuple[str, ...] = ()
 
 
-def redact_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part, safe to print."""
-    return _USERINFO.sub(r"\g<scheme>", url)
-
-
 def remote_url(git: GitRepo, remote: str = "origin") -> str:
     """The URL of ``remote`` from the repository's configuration, credentials included.
 
     The result may hold a password: print :func:`redact_url` of it, never the URL itself.
     """
-    config = git.dulwich.get_config_stack()
-    try:
-        raw = config.get((b"remote", remote.encode("utf-8")), b"url")
-    except KeyError:
-        raw = None
-    if not raw:
+    url = git.remote_url(remote)
+    if not url:
         raise PushError(f"No remote '{remote}' is configured")
-    return raw.decode("utf-8", errors="surrogateescape")
+    return url
 
 
 def push_tags(
@@ -122,7 +110,6 @@ def push_tags(
             raise PushError(f"cannot both push and delete tag '{name}'")
     url = remote_url(git, remote)
     shown = redact_url(url)
-    secrets = _secrets(url, password)
     if not creating and not deleting:
         return PushResult(shown, (), ())
 
@@ -133,15 +120,26 @@ def push_tags(
         except KeyError:
             raise PushError(f"tag '{name}' does not exist locally", url=shown) from None
 
+    connection: Connection | None = None
     try:
-        return _push(git, url, shown, local, deleting, username, password)
+        connection = connect(
+            url,
+            operation="push",
+            config=git.dulwich.get_config_stack(),
+            username=username,
+            password=password,
+        )
+        return _push(git, connection, local, deleting)
     except PushError as exc:
-        raise PushError(_scrub(exc.message, secrets), url=shown) from None
+        raise PushError(scrub(exc.message, secrets_in(url, password)), url=shown) from None
     except Exception as exc:
-        message = _explain(exc, shown, credentials=username is not None or url != shown)
+        message = explain(exc, shown, "push to", connection)
         if message is None:
             raise
-        raise PushError(_scrub(message, secrets), url=shown) from None
+        raise PushError(scrub(message, secrets_in(url, password)), url=shown) from None
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 # -- the push ---------------------------------------------------------------
@@ -149,25 +147,15 @@ def push_tags(
 
 def _push(
     git: GitRepo,
-    url: str,
-    shown: str,
+    connection: Connection,
     local: dict[str, bytes],
     deleting: tuple[str, ...],
-    username: str | None,
-    password: str | None,
 ) -> PushResult:
-    from dulwich.client import LocalGitClient, get_transport_and_path
+    from dulwich.client import LocalGitClient
     from dulwich.errors import GitProtocolError
 
     repo = git.dulwich
-    client, path = get_transport_and_path(
-        url,
-        config=repo.get_config_stack(),
-        operation="push",
-        username=username,
-        password=password,
-    )
-    _track_responses(client)
+    client, path, shown = connection.client, connection.path, connection.shown
     unchanged: list[str] = []
 
     def update_refs(remote_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
@@ -211,26 +199,23 @@ def _push(
     # tags; there it is used for creations only.
     atomic = len(local) + len(deleting) > 1 and not (local_client and deleting)
     try:
-        try:
-            result = client.send_pack(
-                path.encode("utf-8"), update_refs, generate_pack_data, atomic=atomic
-            )
-        except GitProtocolError as exc:
-            if not atomic or "does not support atomic" not in str(exc):
-                raise
-            # Checked before update_refs runs, so nothing was sent yet.
-            result = client.send_pack(path.encode("utf-8"), update_refs, generate_pack_data)
-        failures = {
-            _tag_name(bytes(ref)): status
-            for ref, status in (result.ref_status or {}).items()
-            if status is not None
-        }
-        if failures:
-            detail = "; ".join(f"'{name}': {status}" for name, status in sorted(failures.items()))
-            raise PushError(f"remote {shown} rejected the push of {detail}")
-        _verify(client, path, shown, local, deleting)
-    finally:
-        _close(client)
+        result = client.send_pack(
+            path.encode("utf-8"), update_refs, generate_pack_data, atomic=atomic
+        )
+    except GitProtocolError as exc:
+        if not atomic or "does not support atomic" not in str(exc):
+            raise
+        # Checked before update_refs runs, so nothing was sent yet.
+        result = client.send_pack(path.encode("utf-8"), update_refs, generate_pack_data)
+    failures = {
+        _tag_name(bytes(ref)): status
+        for ref, status in (result.ref_status or {}).items()
+        if status is not None
+    }
+    if failures:
+        detail = "; ".join(f"'{name}': {status}" for name, status in sorted(failures.items()))
+        raise PushError(f"remote {shown} rejected the push of {detail}")
+    _verify(client, path, shown, local, deleting)
     return PushResult(
         shown, tuple(local), deleting, tuple(n for n in (*local, *deleting) if n in unchanged)
     )
@@ -253,162 +238,6 @@ def _verify(
     for name in deleting:
         if refs.get(_ref(name)) is not None:
             raise PushError(f"deletion of '{name}' was not applied by the remote {shown}")
-
-
-def _track_responses(client: GitClient) -> None:
-    """Remember every HTTP response the client opens, so that :func:`_close` can close them.
-
-    dulwich raises ``HTTPUnauthorized`` / ``NotGitRepository`` without closing
-    the response it got, which leaves its socket to the garbage collector.
-    """
-    pool = getattr(client, "pool_manager", None)
-    request = getattr(pool, "request", None)
-    if pool is None or not callable(request):
-        return
-    responses: list[Any] = []
-
-    def tracked(*args: Any, **kwargs: Any) -> Any:
-        response = request(*args, **kwargs)
-        responses.append(response)
-        return response
-
-    setattr(pool, "request", tracked)  # noqa: B010 - an instance attribute, on purpose
-    setattr(pool, "_gto_responses", responses)  # noqa: B010
-
-
-def _close(client: GitClient) -> None:
-    """Release the client's connections (urllib3 keeps a pool that ``close`` leaves open)."""
-    client.close()
-    pool = getattr(client, "pool_manager", None)
-    for response in getattr(pool, "_gto_responses", ()):
-        response.close()
-    clear = getattr(pool, "clear", None)
-    if callable(clear):
-        clear()
-
-
-# -- errors ------------------------------------------------------------------
-
-
-def _explain(exc: BaseException, shown: str, *, credentials: bool) -> str | None:
-    """One line for a failure raised by dulwich's client, or None for a bug of ours."""
-    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import (
-        GitProtocolError,
-        HangupException,
-        NotGitRepository,
-        SendPackError,
-    )
-    from dulwich.file import FileLocked
-
-    if isinstance(exc, HTTPUnauthorized):
-        if credentials:
-            return f"authentication failed for {shown}: the server rejected the credentials"
-        return (
-            f"authentication failed for {shown}; set a username and password (or token) "
-            "for this remote"
-        )
-    if isinstance(exc, HTTPProxyUnauthorized):
-        return f"proxy authentication failed for {shown}"
-    if isinstance(exc, NotGitRepository):
-        return f"cannot push to {shown}: no git repository there"
-    if isinstance(exc, FileLocked):
-        return (
-            f"cannot push to {shown}: a ref is locked by another process "
-            "(another push is running?); try again"
-        )
-    if isinstance(exc, SendPackError):
-        return f"remote {shown} rejected the push: {_text(exc.args[0] if exc.args else exc)}"
-    if isinstance(exc, HangupException):
-        return f"cannot push to {shown}: the remote hung up{_detail(exc)}"
-    if isinstance(exc, GitProtocolError):
-        reason = _network_reason(exc)
-        if reason is not None:
-            return f"cannot reach {shown}: {reason}"
-        return f"cannot push to {shown}: {_text(exc)}"
-    if isinstance(exc, ConnectionError | TimeoutError) or (
-        isinstance(exc, OSError) and not _is_local(shown)
-    ):
-        return f"cannot reach {shown}: {_os_reason(exc)}"
-    if isinstance(exc, OSError):
-        return f"cannot push to {shown}: {_os_reason(exc)}"
-    if isinstance(exc, AssertionError):
-        # porcelain-era client checks raise bare asserts when a remote ref differs.
-        return f"cannot push to {shown}: dulwich refused the update ({_text(exc) or 'assertion'})"
-    if isinstance(exc, KeyError) and exc.args and _SHA.fullmatch(_text(exc.args[0])):
-        # The object store's way of saying an object to send is absent (broken/shallow repo).
-        return f"cannot push to {shown}: object {_text(exc.args[0])} is missing locally"
-    return None
-
-
-def _network_reason(exc: BaseException) -> str | None:
-    """The root cause of a transport failure (urllib3 wrapped in GitProtocolError), if any."""
-    try:
-        import urllib3.exceptions
-    except ImportError:  # pragma: no cover - urllib3 is a dulwich dependency
-        return None
-    seen: set[int] = set()
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        chain.append(current)
-        nxt = getattr(current, "reason", None)
-        current = (
-            nxt if isinstance(nxt, BaseException) else current.__cause__ or current.__context__
-        )
-    if not any(isinstance(e, urllib3.exceptions.HTTPError | OSError) for e in chain[1:]):
-        return None
-    for item in reversed(chain):
-        if isinstance(item, OSError) and item.strerror:
-            return item.strerror
-    for item in chain:
-        if isinstance(item, urllib3.exceptions.TimeoutError):
-            return "timed out"
-    return _text(chain[-1]) or type(chain[-1]).__name__
-
-
-def _os_reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return _text(exc) or type(exc).__name__
-
-
-def _detail(exc: BaseException) -> str:
-    text = _text(exc)
-    return f" ({text})" if text else ""
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    return " ".join(str(value).split())
-
-
-def _scrub(message: str, secrets: Sequence[str]) -> str:
-    message = redact_url(message)
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message
-
-
-def _secrets(url: str, password: str | None) -> tuple[str, ...]:
-    found = [password] if password else []
-    try:
-        in_url = urlsplit(url).password
-    except ValueError:
-        in_url = None
-    if in_url:
-        found.extend({in_url, unquote(in_url)})
-    # Longest first, so that a secret containing another is masked whole.
-    return tuple(sorted(found, key=len, reverse=True))
-
-
-def _is_local(shown: str) -> bool:
-    """A ``file://`` URL or a plain path (not ``host:path``)."""
-    if shown.startswith("file:") or re.match(r"[A-Za-z]:[\\/]", shown):
-        return True
-    return "://" not in shown and not re.match(r"[^/]+:", shown)
 
 
 # -- names -------------------------------------------------------------------

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from dulwich.errors import NotGitRepository
+from dulwich.errors import ChecksumMismatch, NotGitRepository, ObjectFormatException
 from dulwich.objects import Blob, Commit, ObjectID, Tag
 from dulwich.repo import Repo
 
@@ -36,6 +37,9 @@ _TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _SIGNATURE = re.compile(
     rb"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M
 )
+
+# What reading one damaged object raises: dulwich parses a loose object as it reads it.
+_UNREADABLE = (ObjectFormatException, ChecksumMismatch, zlib.error, OSError)
 
 TagKind = Literal["annotated", "lightweight", "missing", "broken"]
 
@@ -192,6 +196,14 @@ class GitRepo:
             return None
         return Path(os.path.realpath(self.dulwich.path))
 
+    def remote_url(self, name: str = "origin") -> str | None:
+        """The configured URL of remote ``name`` (it may hold credentials), or None."""
+        try:
+            raw = self.dulwich.get_config_stack().get((b"remote", name.encode("utf-8")), b"url")
+        except KeyError:
+            return None
+        return raw.decode("utf-8", errors="surrogateescape") if raw else None
+
     @property
     def commondir(self) -> Path:
         return Path(self.dulwich.commondir())
@@ -313,6 +325,10 @@ class GitRepo:
             type_num, raw = store.get_raw(ObjectID(entry.sha.encode("ascii")))
         except KeyError:
             return TagFact(entry.name, entry.sha, "missing", problem="object is missing")
+        except _UNREADABLE as exc:
+            return TagFact(
+                entry.name, entry.sha, "broken", problem=f"object cannot be read ({exc})"
+            )
         if type_num != Tag.type_num:
             type_name = _TYPE_NAMES.get(type_num, str(type_num))
             return TagFact(
@@ -362,6 +378,8 @@ class GitRepo:
             obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
         except KeyError:
             raise ValueError(f"tagged object {sha[:7]} is missing") from None
+        except _UNREADABLE as exc:
+            raise ValueError(f"tagged object {sha[:7]} cannot be read ({exc})") from None
         if isinstance(obj, Tag):
             return self._peel(obj.object[1].decode("ascii"), depth + 1)
         return sha, obj.type_name.decode("ascii")
@@ -393,7 +411,7 @@ class GitRepo:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
         try:
             obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, *_UNREADABLE):
             return None
         if not isinstance(obj, Commit):
             return None
@@ -422,7 +440,7 @@ class GitRepo:
                 if not mode & 0o040000:  # a file where the path wants a directory
                     return None
                 mode, sha = store[sha][part.encode("utf-8")]  # type: ignore[index]
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError, *_UNREADABLE):
             return None
         return mode, sha
 
@@ -433,7 +451,7 @@ class GitRepo:
             return None
         try:
             blob = self.dulwich.object_store[ObjectID(entry[1])]
-        except KeyError:
+        except (KeyError, *_UNREADABLE):
             return None
         return blob.data if isinstance(blob, Blob) else None
 
@@ -488,6 +506,8 @@ class GitRepo:
         except FileLocked as exc:
             # The other writer is storing these same bytes right now: retry shortly.
             raise RefBusy(str(exc.args[0]) if exc.args else "object lock") from None
+        except OSError as exc:  # a read-only repository, a full disk
+            raise CannotWrite(exc) from None
 
     def _claim_ref(self, ref: bytes, sha: bytes) -> bool:
         """Create ``ref`` only if it does not exist, with git's own lock protocol.
@@ -505,26 +525,32 @@ class GitRepo:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise conflict from None
+        except OSError as exc:
+            raise CannotWrite(exc) from None
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
             raise RefBusy(str(lock)) from None
         except (NotADirectoryError, IsADirectoryError):
             raise conflict from None
+        except OSError as exc:  # read-only, or a name too long for the file system
+            raise CannotWrite(exc) from None
         done = False
         try:
             if path.is_dir():
                 raise conflict
             if path.exists() or self._packed_has(ref):
                 return False
-            os.write(fd, sha + b"\n")
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
             try:
+                os.write(fd, sha + b"\n")
+                os.fsync(fd)
+                os.close(fd)
+                fd = -1
                 os.rename(lock, path)
             except IsADirectoryError:
                 raise conflict from None
+            except OSError as exc:
+                raise CannotWrite(exc) from None
             done = True
             return True
         finally:
@@ -564,6 +590,8 @@ class GitRepo:
         base, suffixes = (match.group(1), match.group(2)) if match else (rev, "")
         try:
             known = self._lookup(base)
+            if known is None and base == "HEAD":
+                raise KeyError(base)  # no commit checked out, or a HEAD we cannot read
             commit = self._peel_commit(known) if known else parse_commit(self.dulwich, base)
             for op, number in _REV_STEP.findall(suffixes):
                 if op == "^{commit}":
@@ -576,7 +604,7 @@ class GitRepo:
                 else:
                     for _ in range(steps):
                         commit = self._commit(commit.parents[0])
-        except (KeyError, ValueError, IndexError, NotImplementedError):
+        except (KeyError, ValueError, IndexError, NotImplementedError, *_UNREADABLE):
             raise UnknownRevision(rev) from None
         return commit.id.decode("ascii")
 
@@ -643,6 +671,14 @@ class TagNotFound(GTOError):
     def __init__(self, tag: str) -> None:
         super().__init__(f"tag '{tag}' is not found")
         self.tag = tag
+
+
+class CannotWrite(GTOError):
+    """The file system refused a write (read-only repository, full disk, name too long)."""
+
+    def __init__(self, exc: OSError) -> None:
+        where = f" ({exc.filename})" if exc.filename else ""
+        super().__init__(f"Cannot write to the repository: {exc.strerror or exc}{where}")
 
 
 class RefBusy(Exception):

@@ -18,8 +18,9 @@ from dulwich.refs import DiskRefsContainer, Ref
 from dulwich.repo import Repo
 from dulwich.server import ReceivePackHandler
 
-from gto_dulwich.remote import PushError, PushResult, push_tags, redact_url, remote_url
+from gto_dulwich.remote import PushError, PushResult, push_tags, remote_url
 from gto_dulwich.repo import GitRepo
+from gto_dulwich.transport import redact_url
 from tests.servers import (
     Pair,
     add_commit,
@@ -411,7 +412,7 @@ def test_nothing_to_do_contacts_nobody(pair: Pair) -> None:
 @pytest.mark.parametrize(
     ("credentials", "expected"),
     [
-        ({}, "authentication failed for http://127.0.0.1:PORT/; set a username and password"),
+        ({}, "authentication failed for http://127.0.0.1:PORT/; set GTO_DULWICH_TOKEN"),
         (
             {"username": "alice", "password": "wrong-pass"},
             "authentication failed for http://127.0.0.1:PORT/: the server rejected",

@@ -1,0 +1,351 @@
+"""Talking to remote repositories: which strings are URLs, credentials, clear errors.
+
+Shared by the push (:mod:`gto_dulwich.remote`) and the remote reads
+(:mod:`gto_dulwich.mirror`).  Every transport is dulwich's own client, so no git
+binary is needed: ``file://`` runs in-process, ``http(s)://`` uses urllib3,
+``git://`` plain TCP, and ``ssh://`` / ``user@host:path`` the ``ssh`` client.
+
+Credentials for http(s) come from the URL itself or from environment variables
+(:data:`TOKEN_ENV`, :data:`USERNAME_ENV` + :data:`PASSWORD_ENV`); the tokens CI
+systems set (``GITHUB_TOKEN``, ``CI_JOB_TOKEN``) are used only when
+:data:`CI_TOKEN_ENV` opts in.  They are never written to disk, and every
+message that leaves this module has them masked.  dulwich has no support for
+git credential helpers, so ``credential.helper`` is not consulted.
+
+``dulwich.client`` is imported inside the functions: it pulls in urllib3 and
+is not needed by the commands that only read a local repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+    from dulwich.config import Config
+
+TOKEN_ENV = "GTO_DULWICH_TOKEN"
+USERNAME_ENV = "GTO_DULWICH_USERNAME"
+PASSWORD_ENV = "GTO_DULWICH_PASSWORD"
+CI_TOKEN_ENV = "GTO_DULWICH_CI_TOKEN"
+TIMEOUT_ENV = "GTO_DULWICH_TIMEOUT"
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+#: Usernames the CI systems' own tokens go with, in the order they are tried.
+CI_TOKENS = (("GITHUB_TOKEN", "x-access-token"), ("CI_JOB_TOKEN", "gitlab-ci-token"))
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:")
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_url(location: str) -> bool:
+    """Whether ``location`` names a remote repository rather than a local path.
+
+    ``scheme://...`` always does; ``[user@]host:path`` does when no local path
+    of that name exists (git's rule: a colon before the first slash).
+    """
+    if _SCHEME.match(location):
+        return True
+    if _WINDOWS_DRIVE.match(location) or os.path.exists(location):
+        return False
+    return bool(_SCP_LIKE.match(location))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, safe to print."""
+    return _USERINFO.sub(r"\g<scheme>", url)
+
+
+def is_local(shown: str) -> bool:
+    """A ``file://`` URL or a plain path (not ``host:path``)."""
+    if shown.startswith("file:") or _WINDOWS_DRIVE.match(shown):
+        return True
+    return "://" not in shown and not _SCP_LIKE.match(shown)
+
+
+# -- credentials ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A username and password for http(s), and the variables they came from."""
+
+    username: str
+    password: str
+    source: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Credentials(username={self.username!r}, source={self.source!r})"
+
+
+def credentials_from_env(url: str, environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """Credentials for an http(s) ``url`` from the environment, or None.
+
+    A URL that carries its own ``user:password@`` is left alone.  Order:
+    :data:`TOKEN_ENV` (with :data:`USERNAME_ENV` or ``x-access-token``), then
+    :data:`USERNAME_ENV` + :data:`PASSWORD_ENV`, then, only when
+    :data:`CI_TOKEN_ENV` is true, ``GITHUB_TOKEN`` or ``CI_JOB_TOKEN``.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return None
+    username = env.get(USERNAME_ENV) or None
+    if env.get(TOKEN_ENV):
+        return Credentials(username or "x-access-token", env[TOKEN_ENV], TOKEN_ENV)
+    if env.get(PASSWORD_ENV):
+        return Credentials(
+            username or "x-access-token", env[PASSWORD_ENV], f"{USERNAME_ENV}/{PASSWORD_ENV}"
+        )
+    if env.get(CI_TOKEN_ENV, "").strip().lower() in _TRUE:
+        for variable, ci_username in CI_TOKENS:
+            if env.get(variable):
+                return Credentials(username or ci_username, env[variable], variable)
+    return None
+
+
+def timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long one network request may take (:data:`TIMEOUT_ENV`, default 60 s)."""
+    env = os.environ if environ is None else environ
+    try:
+        value = float(env.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
+    except ValueError:
+        return DEFAULT_TIMEOUT_SECONDS
+    return value if value > 0 else DEFAULT_TIMEOUT_SECONDS
+
+
+# -- connections -----------------------------------------------------------------
+
+
+@dataclass
+class Connection:
+    """A dulwich client for one remote, what may be shown of its URL, and what to mask."""
+
+    client: GitClient
+    path: str
+    shown: str
+    secrets: tuple[str, ...]
+    credentials: Credentials | None
+    url_has_credentials: bool
+
+    def scrub(self, message: str) -> str:
+        """``message`` with the URL's credentials and every password masked."""
+        return scrub(message, self.secrets)
+
+    def explain(self, exc: BaseException, action: str) -> str | None:
+        """One masked line for a transport failure, or None for a bug of ours."""
+        message = explain(exc, self.shown, action, self)
+        return None if message is None else self.scrub(message)
+
+    def close(self) -> None:
+        """Release the client's connections (urllib3 keeps a pool that ``close`` leaves open)."""
+        self.client.close()
+        pool = getattr(self.client, "pool_manager", None)
+        for response in getattr(pool, "_gto_responses", ()):
+            response.close()
+        clear = getattr(pool, "clear", None)
+        if callable(clear):
+            clear()
+
+
+def connect(
+    url: str,
+    *,
+    operation: str,
+    config: Config | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Connection:
+    """A client for ``url``: explicit credentials win over the environment's."""
+    from dulwich.client import get_transport_and_path
+    from dulwich.config import ConfigDict, StackedConfig
+
+    credentials: Credentials | None = None
+    if username is not None or password is not None:
+        credentials = Credentials(username or "", password or "", "the given credentials")
+    else:
+        credentials = credentials_from_env(url, environ)
+        if credentials is not None:
+            username, password = credentials.username, credentials.password
+    settings = ConfigDict()
+    settings.set((b"http",), b"timeout", str(timeout_seconds(environ)).encode("ascii"))
+    backends = [settings, *(config.backends if isinstance(config, StackedConfig) else ())]
+    if config is not None and not isinstance(config, StackedConfig):
+        backends.append(config)
+    client, path = get_transport_and_path(
+        url,
+        config=StackedConfig(backends),
+        operation=operation,
+        username=username,
+        password=password,
+    )
+    _track_responses(client)
+    shown = redact_url(url)
+    return Connection(
+        client=client,
+        path=path,
+        shown=shown,
+        secrets=secrets_in(url, credentials.password if credentials else None),
+        credentials=credentials,
+        url_has_credentials=shown != url,
+    )
+
+
+def _track_responses(client: GitClient) -> None:
+    """Remember every HTTP response the client opens, so that ``close`` can close them.
+
+    dulwich raises ``HTTPUnauthorized`` / ``NotGitRepository`` without closing
+    the response it got, which leaves its socket to the garbage collector.
+    """
+    pool = getattr(client, "pool_manager", None)
+    request = getattr(pool, "request", None)
+    if pool is None or not callable(request):
+        return
+    responses: list[Any] = []
+
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        response = request(*args, **kwargs)
+        responses.append(response)
+        return response
+
+    setattr(pool, "request", tracked)  # noqa: B010 - an instance attribute, on purpose
+    setattr(pool, "_gto_responses", responses)  # noqa: B010
+
+
+# -- errors ------------------------------------------------------------------
+
+
+def auth_hint() -> str:
+    return (
+        f"set {TOKEN_ENV} (or {USERNAME_ENV} and {PASSWORD_ENV}); in CI, "
+        f"{CI_TOKEN_ENV}=1 uses GITHUB_TOKEN or CI_JOB_TOKEN"
+    )
+
+
+def explain(
+    exc: BaseException, shown: str, action: str, connection: Connection | None = None
+) -> str | None:
+    """One line for a failure raised by dulwich's client, or None for a bug of ours.
+
+    ``action`` completes "cannot ... <url>": ``"push to"``, ``"read"``.
+    """
+    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+    from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
+    from dulwich.file import FileLocked
+
+    given = connection is not None and (
+        connection.credentials is not None or connection.url_has_credentials
+    )
+    if isinstance(exc, HTTPUnauthorized) or (
+        isinstance(exc, GitProtocolError) and "http resp 403" in str(exc)
+    ):
+        if not given:
+            return f"authentication failed for {shown}; {auth_hint()}"
+        assert connection is not None
+        source = connection.credentials.source if connection.credentials else "the URL"
+        return f"authentication failed for {shown}: the server rejected the credentials ({source})"
+    if isinstance(exc, HTTPProxyUnauthorized):
+        return f"proxy authentication failed for {shown}"
+    if isinstance(exc, NotGitRepository):
+        return f"cannot {action} {shown}: no git repository there"
+    if isinstance(exc, FileLocked):
+        return (
+            f"cannot {action} {shown}: a ref is locked by another process "
+            "(another push is running?); try again"
+        )
+    if isinstance(exc, SendPackError):
+        return f"remote {shown} rejected the push: {text(exc.args[0] if exc.args else exc)}"
+    if isinstance(exc, HangupException):
+        detail = text(exc)
+        return f"cannot {action} {shown}: the remote hung up{f' ({detail})' if detail else ''}"
+    if isinstance(exc, GitProtocolError):
+        reason = _network_reason(exc)
+        if reason is not None:
+            return f"cannot reach {shown}: {reason}"
+        return f"cannot {action} {shown}: {text(exc)}"
+    if isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and not is_local(shown)
+    ):
+        return f"cannot reach {shown}: {_os_reason(exc)}"
+    if isinstance(exc, OSError):
+        return f"cannot {action} {shown}: {_os_reason(exc)}"
+    if isinstance(exc, AssertionError):
+        # porcelain-era client checks raise bare asserts when a remote ref differs.
+        return f"cannot {action} {shown}: dulwich refused the update ({text(exc) or 'assertion'})"
+    if isinstance(exc, KeyError) and exc.args and _SHA.fullmatch(text(exc.args[0])):
+        # The object store's way of saying an object is absent (broken/shallow repo).
+        where = "locally" if action == "push to" else "on the remote"
+        return f"cannot {action} {shown}: object {text(exc.args[0])} is missing {where}"
+    return None
+
+
+def _network_reason(exc: BaseException) -> str | None:
+    """The root cause of a transport failure (urllib3 wrapped in GitProtocolError), if any."""
+    try:
+        import urllib3.exceptions
+    except ImportError:  # pragma: no cover - urllib3 is a dulwich dependency
+        return None
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        nxt = getattr(current, "reason", None)
+        current = (
+            nxt if isinstance(nxt, BaseException) else current.__cause__ or current.__context__
+        )
+    if not any(isinstance(e, urllib3.exceptions.HTTPError | OSError) for e in chain[1:]):
+        return None
+    for item in reversed(chain):
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror
+    for item in chain:
+        if isinstance(item, urllib3.exceptions.TimeoutError):
+            return "timed out"
+    return text(chain[-1]) or type(chain[-1]).__name__
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return text(exc) or type(exc).__name__
+
+
+def text(value: object) -> str:
+    """``value`` as one line of text (bytes decoded, whitespace collapsed)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return " ".join(str(value).split())
+
+
+def scrub(message: str, secrets: Sequence[str]) -> str:
+    message = redact_url(message)
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message
+
+
+def secrets_in(url: str, password: str | None) -> tuple[str, ...]:
+    found = [password] if password else []
+    try:
+        in_url = urlsplit(url).password
+    except ValueError:
+        in_url = None
+    if in_url:
+        found.extend({in_url, unquote(in_url)})
+    # Longest first, so that a secret containing another is masked whole.
+    return tuple(sorted(found, key=len, reverse=True))
