@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from gto_dulwich.plan import Bump, Step
+    from gto_dulwich.statecache import StateCache
     from gto_dulwich.write import Reporter
 
 RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
@@ -51,20 +52,34 @@ CACHE_THRESHOLD = 1000
 
 
 class Registry:
-    """A snapshot of one repository's registry: read once, queried many times."""
+    """A snapshot of one repository's registry: read once, queried many times.
+
+    ``state`` may be a function that reads it: then it is read on first use, and
+    until then what ``show`` prints comes from ``views`` (see :mod:`gto_dulwich.statecache`).
+    """
 
     def __init__(
         self,
         git: GitRepo,
-        state: RegistryState,
+        state: RegistryState | Callable[[], RegistryState],
         config: Config,
         *,
         owns_git: bool = True,
+        views: StateCache | None = None,
     ) -> None:
         self.git = git
-        self.state = state
+        self._state = state if isinstance(state, RegistryState) else None
+        self._read = None if isinstance(state, RegistryState) else state
         self.config = config
         self._owns_git = owns_git
+        self.views = views
+
+    @property
+    def state(self) -> RegistryState:
+        if self._state is None:
+            assert self._read is not None
+            self._state = self._read()
+        return self._state
 
     @classmethod
     def open(
@@ -88,18 +103,26 @@ class Registry:
         try:
             cfg = config or load_config(git.workdir, environ)
             prefixes = artifact_prefixes(artifact) if artifact else None
-            state = _read_state(
-                git,
-                cfg,
-                prefixes=prefixes,
-                enrich_all=enrich_all,
-                cache=cache and not disabled_by_env(),
-            )
+            cache = cache and not disabled_by_env()
+            views = None
+            if cache and prefixes is None and not getattr(git, "is_remote", False):
+                from gto_dulwich.statecache import StateCache
+
+                # Fingerprinted before anything is read (see statecache).
+                views = StateCache(git, cfg, enrich_all=enrich_all)
+
+            def read() -> RegistryState:
+                return _read_state(
+                    git, cfg, prefixes=prefixes, enrich_all=enrich_all, cache=cache, views=views
+                )
+
+            # On a hit, `show` needs no tag at all: read them only if asked.
+            state = read if views is not None and views.hit else read()
         except BaseException:
             if owns_git:
                 git.close()
             raise
-        return cls(git, state, cfg, owns_git=owns_git)
+        return cls(git, state, cfg, owns_git=owns_git, views=views)
 
     def close(self) -> None:
         if self._owns_git:
@@ -113,6 +136,10 @@ class Registry:
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
+        if self._state is None and self.views is not None:
+            cached = self.views.diagnostics()
+            if cached is not None:
+                return cached
         return self.state.diagnostics
 
     @property
@@ -132,7 +159,8 @@ class Registry:
         if allowed:
             return list(self.config.stages) if self.config.stages is not None else None
         if used or self.config.stages is None:
-            return used_stages(self.state)
+            cached = self.views.used_stages() if self._state is None and self.views else None
+            return cached if cached is not None else used_stages(self.state)
         return list(self.config.stages)
 
 
@@ -151,7 +179,9 @@ def _read_state(
     prefixes: tuple[str, ...] | None,
     enrich_all: bool,
     cache: bool = True,
+    views: StateCache | None = None,
 ) -> RegistryState:
+    """Read and fold the tags; ``views`` is told when an object the read needed is missing."""
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
     entries = git.tag_refs(prefixes)
@@ -181,6 +211,11 @@ def _read_state(
     def index_at(commit: str) -> Index:
         data = git.read_file(commit, config.index)
         if data is None:
+            if views is not None:
+                from gto_dulwich.statecache import absent_for_sure
+
+                if not absent_for_sure(git, commit, config.index):
+                    views.incomplete()
             return Index()
         key = hashlib.sha1(data).hexdigest()
         if key not in indexes:
@@ -199,6 +234,8 @@ def _read_state(
     def snapshot(commit: str) -> CommitSnapshot | None:
         info = git.commit_info(commit)
         if info is None:
+            if views is not None:
+                views.incomplete()
             return None
         if commit == head:
             return CommitSnapshot(info, dict(head_index.artifacts))
@@ -277,17 +314,14 @@ def show(
     )
     try:
         if shortcut is None:
-            stages = registry.stages() or []
-            registry_view = registry_rows(
-                registry.state,
-                stages,
+            return _registry_view(
+                registry,
                 deprecated=deprecated,
                 registered_only=registered_only,
                 assignments_per_version=assignments_per_version,
                 versions_per_stage=versions_per_stage,
                 sort=sort,
             )
-            return RegistryView(stages, registry_view)
         artifact = registry.artifact(shortcut.name)
         rows = version_rows(
             artifact,
@@ -301,6 +335,39 @@ def show(
     finally:
         if owned:
             registry.close()
+
+
+def _registry_view(
+    registry: Registry,
+    *,
+    deprecated: bool,
+    registered_only: bool,
+    assignments_per_version: int,
+    versions_per_stage: int,
+    sort: Sort,
+) -> RegistryView:
+    """Rows for every artifact (deprecated too), from the state cache when it has them."""
+    from gto_dulwich.statecache import view_key
+
+    views = registry.views
+    key = view_key(registered_only, assignments_per_version, versions_per_stage, sort.value)
+    cached = views.view(key) if views is not None else None
+    if cached is not None:
+        stages, rows = cached
+    else:
+        stages = registry.stages() or []
+        rows = registry_rows(
+            registry.state,
+            stages,
+            deprecated=True,
+            registered_only=registered_only,
+            assignments_per_version=assignments_per_version,
+            versions_per_stage=versions_per_stage,
+            sort=sort,
+        )
+        if views is not None:
+            views.remember(registry.state, key, (stages, rows))
+    return RegistryView(stages, rows if deprecated else [row for row in rows if row.active])
 
 
 def _apply(shortcut: Shortcut, rows: list[VersionRow]) -> list[VersionRow]:

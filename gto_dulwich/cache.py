@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,49 @@ ENV_DISABLE = "GTO_DULWICH_NO_CACHE"
 Entry = tuple[str, str, str, int, int, str, str, str]
 
 
+# Set by the CLI's ``--no-cache`` for this process (reset on every invocation).
+_SWITCHED_OFF: set[str] = set()
+
+
+def switch_off(off: bool = True) -> None:
+    """Turn every cache off (``--no-cache``), or back on, for this process."""
+    if off:
+        _SWITCHED_OFF.add("cli")
+    else:
+        _SWITCHED_OFF.clear()
+
+
 def disabled_by_env(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    """Whether caching is off: ``--no-cache`` was given or ``GTO_DULWICH_NO_CACHE`` is set."""
+    if _SWITCHED_OFF:
+        return True
     value = (environ if environ is not None else os.environ).get(ENV_DISABLE, "")
     return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def write_atomically(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` (temp file + rename); False if it could not be written.
+
+    Readers see the old file or the new one, never a part.  A read-only
+    repository just goes without a cache.
+    """
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
+    return True
 
 
 class _Store:
@@ -65,21 +104,8 @@ class _Store:
         if not self.added:
             return
         payload = {"format": FORMAT, "version": VERSION, self.section: self.data}
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        except OSError:  # e.g. a read-only repository: reading works, caching does not
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, self.path)
+        if write_atomically(self.path, json.dumps(payload, separators=(",", ":")).encode()):
             self.added = 0
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
 
 
 class TagCache(_Store):

@@ -126,12 +126,22 @@ class GTOGroup(click.Group):
 @click.option("--version", "show_version", is_flag=True, help="Show the version and exit.")
 @click.option("-v", "--verbose", is_flag=True, help="Also report tags the registry skipped.")
 @click.option("--traceback", "--tb", "traceback", is_flag=True, hidden=True)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read everything from git: use no cache in the git directory (GTO_DULWICH_NO_CACHE=1).",
+)
 @click.pass_context
-def cli(ctx: click.Context, show_version: bool, verbose: bool, traceback: bool) -> None:
+def cli(
+    ctx: click.Context, show_version: bool, verbose: bool, traceback: bool, no_cache: bool
+) -> None:
     """Git Tag Ops registry: versions and stages of artifacts as git tags, no git needed.
 
     Compatible with GTO 1.10.1: same tags, commands, options and JSON.
     """
+    from gto_dulwich.cache import switch_off
+
+    switch_off(no_cache)
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     if show_version:

@@ -1,0 +1,288 @@
+"""The state cache (what ``show`` prints, by fingerprint) never changes an answer."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Commit, ObjectID, Tag
+from dulwich.repo import Repo
+
+from gto_dulwich import api, statecache
+from gto_dulwich.config import Config
+from gto_dulwich.repo import GitRepo
+from tests.helpers import FIXTURES, build_fixture, run_cli, run_process
+
+COMMANDS = [
+    ["show", "--json"],
+    ["show", "-d", "--json"],
+    ["-v", "show", "--plain"],
+    ["show", "--vs", "-1", "--av", "1", "--sort", "semver", "--ro", "--json"],
+    ["stages", "--json"],
+]
+FIXTURE_NAMES = sorted(p.stem for p in (FIXTURES / "golden").glob("*.json"))
+OFF = {"GTO_DULWICH_NO_CACHE": "1"}
+Outputs = list[tuple[int, str, str]]
+
+
+def outputs(repo: Path, env: dict[str, str] | None = None, flags: Sequence[str] = ()) -> Outputs:
+    results = []
+    for args in COMMANDS:
+        result = run_cli([*flags, *args], cwd=repo, env={"GTO_EMOJIS": "false", **(env or {})})
+        results.append((result.exit_code, result.stdout, result.stderr))
+    return results
+
+
+def state_file(repo: Path) -> Path:
+    return repo / ".git" / statecache.FILE_NAME
+
+
+def entries(repo: Path) -> list[dict[str, object]]:
+    path = state_file(repo)
+    return json.loads(path.read_bytes())["entries"] if path.exists() else []
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_cold_warm_corrupt_foreign_and_off_give_the_same_output(name: str, tmp_path: Path) -> None:
+    repo = build_fixture(name, tmp_path / "repo").path
+    without = outputs(repo, OFF)
+    assert outputs(repo, flags=["--no-cache"]) == without
+    assert not state_file(repo).exists()
+    assert outputs(repo) == without  # cold: computed and stored
+    assert outputs(repo) == without  # warm: from the cache
+    text = state_file(repo).read_text() if state_file(repo).exists() else ""
+    for damaged in (
+        b"\x00 not json",
+        b'{"format": "gto_dulwich state cache", "version": 1, "entries": {"x": 1}}',
+        text.replace('"version":1', '"version":999').encode(),
+        text.replace('"views":{', '"views":{"0 -1 1 timestamp":[[],[[1,2,3,4,5]]],', 1).encode(),
+        text.replace('"diagnostics":[', '"diagnostics":[7,', 1).encode(),
+    ):
+        state_file(repo).write_bytes(damaged)
+        assert outputs(repo) == without
+
+
+def test_a_warm_show_reads_no_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = build_fixture("showcase", tmp_path / "repo").path
+    expected = outputs(repo)
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the registry was read")
+
+    monkeypatch.setattr(api, "_read_state", fail)
+    assert outputs(repo)[:3] == expected[:3]  # stages --json asks for nothing else either
+    assert outputs(repo) == expected
+
+
+def _add_tag(repo: Path, name: str, target: str, when: int) -> str:
+    """An annotated tag object and its loose ref, as a fetch or another writer leaves them."""
+    with Repo(str(repo)) as dulwich_repo:
+        tag = Tag()
+        tag.name = name.encode()
+        tag.object = (Commit, target.encode())
+        tag.tagger = b"Someone <someone@example.com>"
+        tag.tag_time = when
+        tag.tag_timezone = 0
+        tag.message = b"added later\n"
+        dulwich_repo.object_store.add_object(tag)
+        ref = repo / ".git" / "refs" / "tags" / name
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_bytes(tag.id + b"\n")
+        return tag.id.decode()
+
+
+@pytest.mark.parametrize("name", ["showcase", "every_event", "detached_packed"])
+def test_adding_and_removing_tags_is_seen(name: str, tmp_path: Path) -> None:
+    built = build_fixture(name, tmp_path / "repo")
+    repo = built.path
+    assert outputs(repo) == outputs(repo, OFF)
+    commit = next(iter(built.commits.values()))
+    for number, tag in enumerate(["late@v1.0.0", "late#prod#1", "late@v1.0.0!"]):
+        _add_tag(repo, tag, commit, 1_900_000_000 + number)
+        assert outputs(repo) == outputs(repo, OFF)
+        assert outputs(repo) == outputs(repo, OFF)  # warm
+    # Removing a loose tag ref, then a packed one.
+    (repo / ".git" / "refs" / "tags" / "late#prod#1").unlink()
+    assert outputs(repo) == outputs(repo, OFF)
+    packed = repo / ".git" / "packed-refs"
+    if packed.exists():
+        lines = packed.read_bytes().splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if b" refs/tags/" in line)
+        end = at + 2 if at + 1 < len(lines) and lines[at + 1].startswith(b"^") else at + 1
+        packed.write_bytes(b"".join(lines[:at] + lines[end:]))
+        assert outputs(repo) == outputs(repo, OFF)
+    else:
+        tags = sorted((repo / ".git" / "refs" / "tags").rglob("*@*"))
+        tags[0].unlink()
+        assert outputs(repo) == outputs(repo, OFF)
+
+
+def test_moving_head_and_changing_config_are_seen(tmp_path: Path) -> None:
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    head_file = repo / ".git" / "HEAD"
+    assert outputs(repo) == outputs(repo, OFF)
+    for commit in built.commits.values():  # detached at each commit: artifacts.yaml differs
+        head_file.write_text(commit + "\n")
+        assert outputs(repo) == outputs(repo, OFF)
+    head_file.write_text("ref: refs/heads/main\n")
+    for env in ({"GTO_STAGES": '["production"]'}, {"GTO_INDEX": "other.yaml"}, {}):
+        assert outputs(repo, env) == outputs(repo, {**OFF, **env})
+    (repo / ".gto").write_text("stages: [staging]\n")
+    assert outputs(repo) == outputs(repo, OFF)
+    assert len(entries(repo)) <= statecache.MAX_ENTRIES
+
+
+def test_a_read_with_a_missing_object_is_not_stored(tmp_path: Path) -> None:
+    """A tag whose object has not arrived yet must not freeze the answer."""
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    commit = built.commits["c2"]
+    tag = Tag()
+    tag.name = b"rf@v9.0.0"
+    tag.object = (Commit, commit.encode())
+    tag.tagger = b"Someone <someone@example.com>"
+    tag.tag_time = 1_900_000_000
+    tag.tag_timezone = 0
+    tag.message = b"fetched later\n"
+    (repo / ".git" / "refs" / "tags" / "rf@v9.0.0").write_bytes(tag.id + b"\n")
+    state_file(repo).unlink(missing_ok=True)
+    before = outputs(repo)
+    assert before == outputs(repo, OFF)
+    assert entries(repo) == []
+    with Repo(str(repo)) as dulwich_repo:
+        dulwich_repo.object_store.add_object(tag)
+    after = outputs(repo)
+    assert after == outputs(repo, OFF)
+    assert after != before
+
+
+def test_a_missing_commit_is_not_stored(tmp_path: Path) -> None:
+    """An assignment to a commit we do not have (a shallow clone): read, not cached."""
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    absent = Commit()
+    absent.tree = _tree_of(repo, built.commits["c3"])
+    absent.parents = [ObjectID(built.commits["c3"].encode())]
+    absent.author = absent.committer = b"Someone <someone@example.com>"
+    absent.author_time = absent.commit_time = 1_800_000_000
+    absent.author_timezone = absent.commit_timezone = 0
+    absent.message = b"not fetched\n"
+    _add_tag(repo, "rf#qa#9", absent.id.decode(), 1_900_000_000)
+    state_file(repo).unlink(missing_ok=True)
+    assert outputs(repo) == outputs(repo, OFF)
+    assert entries(repo) == []
+    with Repo(str(repo)) as dulwich_repo:
+        dulwich_repo.object_store.add_object(absent)
+    assert outputs(repo) == outputs(repo, OFF)
+    assert entries(repo) != []
+
+
+def test_a_commit_without_its_tree_is_not_stored(tmp_path: Path) -> None:
+    """A partial clone (``--filter=tree:0``) has the commit, not yet its artifacts.yaml."""
+    from dulwich.objects import Blob, Tree
+
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    blob = Blob.from_string(b"rf:\n  type: model\n  path: later.pkl\n")
+    tree = Tree()
+    tree.add(b"artifacts.yaml", 0o100644, blob.id)
+    commit = Commit()
+    commit.tree = tree.id
+    commit.parents = [ObjectID(built.commits["c3"].encode())]
+    commit.author = commit.committer = b"Someone <someone@example.com>"
+    commit.author_time = commit.commit_time = 1_800_000_000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"tree not fetched\n"
+    with Repo(str(repo)) as dulwich_repo:
+        dulwich_repo.object_store.add_object(commit)
+    _add_tag(repo, "rf#qa#9", commit.id.decode(), 1_900_000_000)
+    state_file(repo).unlink(missing_ok=True)
+    assert outputs(repo) == outputs(repo, OFF)
+    assert entries(repo) == []
+    with Repo(str(repo)) as dulwich_repo:
+        dulwich_repo.object_store.add_objects([(tree, None), (blob, None)])
+    assert outputs(repo) == outputs(repo, OFF)
+    assert entries(repo) != []
+
+
+def _tree_of(repo: Path, commit: str) -> bytes:
+    with Repo(str(repo)) as dulwich_repo:
+        obj = dulwich_repo[commit.encode()]
+        assert isinstance(obj, Commit)
+        tree: bytes = obj.tree
+        return tree
+
+
+def test_a_ref_written_during_the_read_is_not_filed_under_the_old_refs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    real = api._read_state
+
+    def racing(*args: object, **kwargs: object) -> object:
+        state = real(*args, **kwargs)  # type: ignore[arg-type]
+        _add_tag(repo, "rf#racer#1", built.commits["c3"], 1_900_000_000)
+        return state
+
+    monkeypatch.setattr(api, "_read_state", racing)
+    run_cli(["show", "--json"], cwd=repo)
+    monkeypatch.setattr(api, "_read_state", real)
+    assert entries(repo) == []
+    assert outputs(repo) == outputs(repo, OFF)
+
+
+def test_the_fingerprint_covers_refs_head_objects_and_config(tmp_path: Path) -> None:
+    built = build_fixture("detached_packed", tmp_path / "repo")
+    repo = built.path
+
+    def key(config: Config | None = None, enrich_all: bool = False) -> str | None:
+        with GitRepo.open(repo) as git:
+            return statecache.fingerprint(git, config or Config(), enrich_all=enrich_all)
+
+    seen = {key()}
+    assert key() in seen  # stable
+    changes: list[Callable[[], object]] = [
+        lambda: (repo / ".git" / "packed-refs").write_bytes(
+            (repo / ".git" / "packed-refs").read_bytes() + b"\n"
+        ),
+        lambda: (repo / ".git" / "refs" / "tags" / "x").write_text("0" * 40 + "\n"),
+        lambda: (repo / ".git" / "HEAD").write_text("ref: refs/heads/other\n"),
+        lambda: (repo / ".git" / "shallow").write_text("1" * 40 + "\n"),
+    ]
+    for change in changes:
+        change()
+        assert key() not in seen
+        seen.add(key())
+    assert key(Config(stages=("prod",))) not in seen
+    assert key(enrich_all=True) not in seen
+
+
+def test_concurrent_processes_agree_and_leave_a_whole_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = build_fixture("every_event", tmp_path / "repo").path
+    expected = run_cli(["show", "--json"], cwd=repo, env=OFF).stdout
+    script = Path(sys.executable).parent / "gto"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GTO_"))}
+    processes = [
+        subprocess.Popen(
+            [str(script), "show", "--json"],
+            cwd=repo,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        stdout, _ = process.communicate(timeout=60)
+        assert process.returncode == 0
+        assert stdout == expected
+    assert len(entries(repo)) == 1
+    assert run_process(["show", "--json"], cwd=repo).stdout == expected
