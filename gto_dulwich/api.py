@@ -36,11 +36,13 @@ from gto_dulwich.queries import (
 from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
 from gto_dulwich.repo import GitRepo, RefEntry
+from gto_dulwich.transport import is_url
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from gto_dulwich.plan import Bump, Step
+    from gto_dulwich.remote import FetchResult
     from gto_dulwich.statecache import StateCache
     from gto_dulwich.write import Reporter
 
@@ -164,12 +166,28 @@ class Registry:
         return list(self.config.stages)
 
 
-def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo) -> GitRepo:
+def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = True) -> GitRepo:
+    """A path, a URL (``remote``: read through a temporary store), a ``Repo`` or a ``GitRepo``."""
     if isinstance(repo, GitRepo):
-        return GitRepo(repo.dulwich, owned=False)
+        if repo.is_remote and not remote:
+            raise GTOError(_LOCAL_ONLY)
+        # A remote's store cannot be shared: the caller keeps it and must not close it.
+        return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
+    if isinstance(repo, str) and is_url(repo):
+        if not remote:
+            raise GTOError(_LOCAL_ONLY)
+        from gto_dulwich.mirror import RemoteRepo
+
+        return RemoteRepo.open_url(repo)
     if isinstance(repo, (str, os.PathLike)):
         return GitRepo.open(repo)
     return GitRepo(repo, owned=False)
+
+
+_LOCAL_ONLY = (
+    "This command edits files in a work tree and needs a local repository, not a URL; "
+    "clone the repository, run it there and commit the change"
+)
 
 
 def _read_state(
@@ -414,10 +432,61 @@ def check_ref(repo: RepoLike, ref: str) -> list[Event]:
             registry.close()
 
 
+def tag_problem(repo: RepoLike, ref: str) -> str | None:
+    """Why a tag named like a registry event gave none here, when it is a CI-checkout trap.
+
+    ``actions/checkout`` writes the triggering tag as a lightweight tag, and
+    shallow clones often have no tags at all; both look like "no event".
+    None when neither applies (the tag simply is not a registry tag).
+    """
+    tag = _tag_of(ref)
+    parsed = parse_ref_name(tag)
+    if parsed is None:
+        return None
+    registry, owned = _registry(repo, artifact=parsed.name)
+    try:
+        git = registry.git
+        entries = [e for e in git.tag_refs([tag]) if e.name == tag]
+        hint = "rerun with --fetch-tags to fetch the annotated tags from origin"
+        if entries and git.read_tag(entries[0]).kind == "lightweight":
+            return (
+                f"tag '{tag}' is a lightweight tag here, so it records no registry event "
+                f"(CI checkouts often make them); {hint}"
+            )
+        if not entries and (git.commondir / "shallow").exists():
+            return f"tag '{tag}' is not in this shallow clone; {hint}"
+        return None
+    finally:
+        if owned:
+            registry.close()
+
+
+def fetch_tags(
+    repo: str | os.PathLike[str] | GitRepo, ref: str | None = None, remote: str = "origin"
+) -> FetchResult:
+    """Fetch annotated tags from ``remote`` into a local repository, without git.
+
+    With ``ref`` only the tags of its artifact are fetched (what ``check-ref``
+    needs); lightweight local tags are replaced by the remote's annotated ones.
+    """
+    from gto_dulwich.remote import fetch_tags as _fetch
+
+    parsed = parse_ref_name(_tag_of(ref)) if ref else None
+    prefixes = artifact_prefixes(parsed.name) if parsed else None
+    git = _open_git(repo, remote=False)
+    try:
+        return _fetch(git, prefixes, remote=remote)
+    finally:
+        if not isinstance(repo, GitRepo):
+            git.close()
+
+
 def _check_config(repo: RepoLike) -> Config:
     """The repository's config, without reading any tag (still fails on a bad ``.gto``)."""
     if isinstance(repo, Registry):
         return repo.config
+    if isinstance(repo, GitRepo):
+        return load_config(repo.workdir)
     with _open_git(repo) as git:
         return load_config(git.workdir)
 
@@ -561,7 +630,10 @@ def _run_write(
             if needs_tagger
             else None
         )
-        return execute(git, steps, tagger, push=push, report=report or (lambda _change: None))
+        # A registry read from a URL lives in a temporary store: the push is the write.
+        return execute(
+            git, steps, tagger, push=push or git.is_remote, report=report or (lambda _change: None)
+        )
     finally:
         if owned:
             git.close()
@@ -809,7 +881,7 @@ def annotate(
     """Add or update ``name`` in ``artifacts.yaml`` in the work tree (not committed)."""
     from gto_dulwich import index_edit
 
-    with _open_git(repo) as git:
+    with _open_git(repo, remote=False) as git:
         return index_edit.annotate(
             git,
             name,
@@ -828,5 +900,5 @@ def remove(repo: str | os.PathLike[str] | GitRepo, name: str) -> bool:
     """Remove ``name`` from ``artifacts.yaml`` in the work tree; False if it was not there."""
     from gto_dulwich import index_edit
 
-    with _open_git(repo) as git:
+    with _open_git(repo, remote=False) as git:
         return index_edit.remove(git, name, config=load_config(git.workdir))

@@ -158,7 +158,11 @@ def repo_option(func: F) -> F:
         "--repo",
         default=".",
         show_default=True,
-        help="Repository to use: a path to a work tree (or any folder inside it) or a bare repo.",
+        help=(
+            "Repository: a local path (a work tree, any folder inside it, a bare repo) "
+            "or a URL (https://, http://, ssh://, user@host:path, git://, file://), "
+            "read without cloning."
+        ),
     )(func)
 
 
@@ -424,7 +428,7 @@ def event_sentence(event: Event) -> str:
 
 
 @cli.command("check-ref")
-@click.argument("ref")
+@click.argument("ref", required=False)
 @repo_option
 @click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
 @click.option("--name", "name_only", is_flag=True, help="Show artifact name.")
@@ -432,16 +436,38 @@ def event_sentence(event: Event) -> str:
 @click.option("--event", "event_only", is_flag=True, help="Show event.")
 @click.option("--stage", "stage_only", is_flag=True, help="Show artifact stage.")
 def check_ref(
-    ref: str,
+    ref: str | None,
     repo: str,
+@click.option(
+    "--github-output",
+    is_flag=True,
+    help="Also append event, name, version, stage, type, path and description to $GITHUB_OUTPUT.",
+)
+@click.option("--fail-if-none", is_flag=True, help="Exit 1 when REF is not a registry event.")
+@click.option(
+    "--fetch-tags",
+    is_flag=True,
+    envvar="GTO_DULWICH_FETCH_TAGS",
+    help="First fetch the artifact's annotated tags from origin (repairs shallow CI checkouts).",
+)
     as_json: bool,
     name_only: bool,
     version_only: bool,
     event_only: bool,
     stage_only: bool,
 ) -> None:
-    """Find out the artifact version registered or assigned with a tag (TAG or refs/tags/TAG)."""
-    from gto_dulwich import api, render
+    """Find out the artifact version registered or assigned with a tag (TAG or refs/tags/TAG).
+
+    Without REF, the tag that triggered the CI job: GITHUB_REF (GitHub Actions)
+    or CI_COMMIT_TAG (GitLab CI).
+    """
+    import os
+
+    from gto_dulwich import api, ci, render
+    from gto_dulwich.transport import is_url
+    github_output: bool,
+    fail_if_none: bool,
+    fetch_tags: bool,
 
     _only_one(
         {
@@ -453,16 +479,29 @@ def check_ref(
         },
         "Only one output formatting flags is allowed",
     )
-    events = api.check_ref(repo, ref)
-    if len(events) > 1:
-        raise GTOError("Checking refs that created 1+ events is not supported")
-    if not events:
+    if ref is None:
+        ref = ci.ref_from_env()
+        if ref is None:
+            raise click.UsageError(
+                "Missing argument 'REF' (outside CI: GITHUB_REF and CI_COMMIT_TAG are not set)"
+            )
+    output_file = os.environ.get("GITHUB_OUTPUT") if github_output else None
+    if github_output and not output_file:
+        click.echo("warning: GITHUB_OUTPUT is not set; no step outputs written", err=True)
+    if fetch_tags and not is_url(repo):
+        fetched = api.fetch_tags(repo, ref)
+        for tag in fetched.replaced:
+            click.echo(
+                f"Replaced lightweight tag '{tag}' with the annotated tag from origin", err=True
+            )
+        for tag in fetched.kept:
+            click.echo(f"warning: tag '{tag}' differs from origin's; kept the local one", err=True)
+    event = _triggered_event(repo, ref, output_file, fail_if_none)
+    if event is None:
         return
     if as_json:
-        echo(render.to_json(events[0].check_ref_dict()))
-        return
-    event = events[0]
-    if name_only:
+        echo(render.to_json(event.check_ref_dict()))
+    elif name_only:
         echo(event.artifact)
     elif version_only:
         if event.version is not None:
@@ -477,6 +516,58 @@ def check_ref(
 
 
 # -- stages, doctor, parse-tag ----------------------------------------------------------
+
+
+def _triggered_event(
+    repo: str, ref: str, output_file: str | None, fail_if_none: bool
+) -> Event | None:
+    """The one event ``ref`` created (None: not a registry event), step outputs written."""
+    from gto_dulwich import api, ci
+
+    artifact = _artifact_of_ref(ref)
+    if artifact is None:
+        api.check_ref(repo, ref)  # reads no tag, but still fails on a bad .gto
+        if fail_if_none:
+            raise GTOError(f"'{ref}' is not a registry event")
+        return None
+    with api.Registry.open(repo, artifact=artifact) as registry:
+        events = api.check_ref(registry, ref)
+        if len(events) > 1:
+            raise GTOError("Checking refs that created 1+ events is not supported")
+        if not events:
+            problem = api.tag_problem(registry, ref)
+            if problem is not None:
+                click.echo(f"warning: {problem}", err=True)
+            if fail_if_none:
+                raise GTOError(f"'{ref}' is not a registry event")
+            return None
+        if output_file:
+            annotation = api.describe(registry, events[0].artifact, rev=events[0].commit)
+            fields = _ci_fields(events[0], annotation)
+            ci.append_github_output(output_file, ci.output_values(fields))
+        return events[0]
+
+
+def _artifact_of_ref(ref: str) -> str | None:
+    """The artifact a tag ref names, to read only its tags (None: not a registry tag)."""
+    from gto_dulwich.events import parse_ref_name
+
+    tag = ref[len("refs/tags/") :] if ref.startswith("refs/tags/") else ref
+    parsed = parse_ref_name(tag)
+    return parsed.name if parsed else None
+
+
+def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
+    """The step outputs of one event (gto-action's names)."""
+    return {
+        "event": event.kind.value,
+        "name": event.artifact,
+        "version": event.version,
+        "stage": event.stage,
+        "type": annotation.type if annotation else None,
+        "path": annotation.path if annotation else None,
+        "description": annotation.description if annotation else None,
+    }
 
 
 @cli.command()
@@ -681,13 +772,20 @@ def _simple(value: str) -> bool | None:
     return None if value == "auto" else value == "true"
 
 
-def _printer(push: bool) -> Reporter:
-    """Print each change as it happens, in GTO's words (stdout, never wrapped)."""
+def _printer(push: bool, repo: str) -> Reporter:
+    """Print each change as it happens, in GTO's words (stdout, never wrapped).
+
+    A write to a URL is always pushed (it happens in a temporary store).
+    """
     import shlex
 
     def report(change: Change) -> None:
         quoted = shlex.quote(change.tag)
         if change.kind == "created":
+    from gto_dulwich.transport import is_url
+
+    push = push or is_url(repo)
+
             assert change.step is not None
             echo(f"Created git tag '{change.tag}' that {change.step.describe()}")
             if not push:
@@ -777,7 +875,7 @@ def register(
         push=push,
         author=author,
         author_email=author_email,
-        report=_printer(push),
+        report=_printer(push, repo),
     )
 
 
@@ -845,7 +943,7 @@ def assign(
         skip_registration=skip_registration,
         author=author,
         author_email=author_email,
-        report=_printer(push),
+        report=_printer(push, repo),
     )
 
 
@@ -901,7 +999,7 @@ def deprecate(
         "push": push,
         "author": author,
         "author_email": author_email,
-        "report": _printer(push),
+        "report": _printer(push, repo),
     }
     if stage is not None:
         api.unassign(repo, name, version=version, stage=stage, **common)

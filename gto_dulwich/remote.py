@@ -263,3 +263,113 @@ def _tag_name(ref: bytes) -> str:
 
 def _short(sha: bytes) -> str:
     return bytes(sha)[:7].decode("ascii", errors="replace")
+
+
+# -- fetching tags into a local repository ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What :func:`fetch_tags` changed in the local repository.
+
+    ``added`` tags were absent; ``replaced`` were lightweight here and are now
+    the remote's annotated tags (the CI-checkout repair); ``kept`` differ
+    from the remote but were left alone because they are annotated here.
+    """
+
+    url: str
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+
+
+def fetch_tags(
+    git: GitRepo,
+    prefixes: Sequence[str] | None = None,
+    *,
+    remote: str = "origin",
+    username: str | None = None,
+    password: str | None = None,
+) -> FetchResult:
+    """Fetch the remote's tags (those starting with one of ``prefixes``) and their objects.
+
+    Only tag objects are asked for (``object:type=tag``; servers that ignore
+    filters also send the commits the local repository lacks) and no depth
+    is given, so a full clone never gains shallow boundaries.  A local
+    annotated tag is never replaced; a lightweight one is, by the remote's
+    tag of the same name (``actions/checkout`` makes those).
+    """
+    url = remote_url(git, remote)
+    shown = redact_url(url)
+    connection: Connection | None = None
+    try:
+        connection = connect(
+            url,
+            operation="pull",
+            config=git.dulwich.get_config_stack(),
+            username=username,
+            password=password,
+        )
+        return _fetch_tags(git, connection, prefixes)
+    except PushError as exc:
+        raise PushError(scrub(exc.message, secrets_in(url, password)), url=shown) from None
+    except Exception as exc:
+        message = explain(exc, shown, "fetch from", connection)
+        if message is None:
+            raise
+        raise PushError(scrub(message, secrets_in(url, password)), url=shown) from None
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def _fetch_tags(
+    git: GitRepo, connection: Connection, prefixes: Sequence[str] | None
+) -> FetchResult:
+    from dulwich.errors import GitProtocolError
+
+    client, path = connection.client, connection.path.encode("utf-8")
+    wanted = tuple(_ref(p) for p in prefixes or ("",))
+    listing = client.get_refs(path, ref_prefix=[TAGS_PREFIX])
+    theirs = {
+        bytes(name): bytes(sha)
+        for name, sha in listing.refs.items()
+        if sha and name.startswith(wanted) and not name.endswith(b"^{}")
+    }
+    ours = {bytes(_ref(e.name)): e.sha.encode("ascii") for e in git.tag_refs(prefixes)}
+    add: dict[bytes, bytes] = {}
+    replace: dict[bytes, tuple[bytes, bytes]] = {}
+    kept: list[str] = []
+    for ref, sha in sorted(theirs.items()):
+        mine = ours.get(ref)
+        if mine is None:
+            add[ref] = sha
+        elif mine != sha:
+            if git.read_tag(git.tag_refs([_tag_name(ref)])[0]).kind == "lightweight":
+                replace[ref] = (mine, sha)
+            else:
+                kept.append(_tag_name(ref))
+    store = git.dulwich.object_store
+    wants = [
+        ObjectID(sha)
+        for sha in dict.fromkeys([*add.values(), *(new for _old, new in replace.values())])
+        if ObjectID(sha) not in store
+    ]
+    if wants:
+        try:
+            client.fetch(
+                path,
+                git.dulwich,
+                determine_wants=lambda _refs, depth=None: wants,
+                filter_spec=b"object:type=tag",
+            )
+        except GitProtocolError as exc:
+            if "filter" not in str(exc):
+                raise
+            # An older server that knows filters but not this one: take the commits too.
+            client.fetch(path, git.dulwich, determine_wants=lambda _refs, depth=None: wants)
+    added = [_tag_name(ref) for ref, sha in add.items() if git.add_tag_ref(ref, sha)]
+    replaced = [
+        _tag_name(ref) for ref, (old, new) in replace.items() if git.move_tag_ref(ref, old, new)
+    ]
+    return FetchResult(connection.shown, tuple(added), tuple(replaced), tuple(kept))

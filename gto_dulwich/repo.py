@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,6 +158,9 @@ class GitRepo:
     Use as a context manager; it owns the dulwich ``Repo`` unless one was
     passed in.
     """
+
+    #: True for a remote read through a temporary store (see :mod:`gto_dulwich.mirror`).
+    is_remote = False
 
     def __init__(self, repo: Repo, *, owned: bool = True) -> None:
         self.dulwich = repo
@@ -579,6 +583,23 @@ class GitRepo:
         from dulwich.refs import Ref
 
         ref = Ref(TAGS_PREFIX + name.encode("utf-8"))
+    def add_tag_ref(self, ref: bytes, sha: bytes) -> bool:
+        """Create ``ref`` (a full ``refs/tags/...`` name) at ``sha`` unless it exists."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                return self._claim_ref(ref, sha)
+            except RefBusy:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+    def move_tag_ref(self, ref: bytes, old: bytes, new: bytes) -> bool:
+        """Point ``ref`` at ``new`` only if it still points at ``old``."""
+        from dulwich.refs import Ref
+
+        return bool(self.dulwich.refs.set_if_equals(Ref(ref), ObjectID(old), ObjectID(new)))
+
         return bool(self.dulwich.refs.remove_if_equals(ref, ObjectID(expected_sha.encode("ascii"))))
 
     def resolve(self, rev: str) -> str:

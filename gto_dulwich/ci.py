@@ -1,0 +1,68 @@
+"""CI conventions: which tag triggered the job, and GitHub Actions step outputs.
+
+Pure functions over an environment mapping and a file path, so that they are
+tested without a CI system.  ``check-ref`` is the command that uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+TAGS_PREFIX = "refs/tags/"
+
+#: The keys ``check-ref --github-output`` writes, in order (gto-action's outputs).
+OUTPUT_KEYS = ("event", "name", "version", "stage", "type", "path", "description")
+
+
+def ref_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The ref that triggered this CI job, or None outside CI.
+
+    GitHub: ``GITHUB_REF`` (``refs/tags/T`` or ``refs/heads/B``), else
+    ``GITHUB_REF_NAME`` when ``GITHUB_REF_TYPE`` is ``tag``.  GitLab:
+    ``CI_COMMIT_TAG`` (set only for tag pipelines).  A branch ref is returned
+    as it is: it is simply not a registry event.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_REF"):
+        return env["GITHUB_REF"]
+    if env.get("GITHUB_REF_NAME") and env.get("GITHUB_REF_TYPE") == "tag":
+        return TAGS_PREFIX + env["GITHUB_REF_NAME"]
+    if env.get("CI_COMMIT_TAG"):
+        return TAGS_PREFIX + env["CI_COMMIT_TAG"]
+    return None
+
+
+def github_output_lines(values: Mapping[str, str], *, delimiter: str | None = None) -> str:
+    """``values`` in the ``$GITHUB_OUTPUT`` file format.
+
+    One ``key=value`` line each; a value with a line break is written as
+    ``key<<DELIMITER`` ... ``DELIMITER`` with an unpredictable delimiter
+    (GitHub's advice: a fixed one could be forged by the value itself).
+    """
+    out: list[str] = []
+    for key, value in values.items():
+        if "\n" in value or "\r" in value:
+            mark = delimiter or f"ghadelimiter_{secrets.token_hex(16)}"
+            while mark in value:
+                mark = f"ghadelimiter_{secrets.token_hex(16)}"
+            out.append(f"{key}<<{mark}\n{value}\n{mark}\n")
+        else:
+            out.append(f"{key}={value}\n")
+    return "".join(out)
+
+
+def append_github_output(path: str | os.PathLike[str], values: Mapping[str, str]) -> None:
+    """Append ``values`` to the step-output file at ``path`` in one write."""
+    data = github_output_lines(values).encode("utf-8")
+    with open(Path(path), "ab") as handle:
+        handle.write(data)
+
+
+def output_values(
+    fields: Mapping[str, str | None], keys: Sequence[str] = OUTPUT_KEYS
+) -> dict[str, str]:
+    """Every key of ``keys`` with its value, ``""`` where there is none."""
+    return {key: fields.get(key) or "" for key in keys}

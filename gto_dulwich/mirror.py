@@ -1,0 +1,242 @@
+"""Read a remote registry without cloning it.
+
+GTO clones the whole repository for every ``--repo URL`` command.  A registry
+needs much less: the tag refs, the tag objects, the commits they point at, and
+two small files of the default branch head (``.gto`` and ``artifacts.yaml``).
+:class:`RemoteRepo` lists the remote's refs once, writes them into a temporary
+bare store (refs only, as one ``packed-refs`` file), and fetches objects only
+when the registry asks for them:
+
+* tag objects (and their commits, without trees) for the tags being read, in
+  one fetch with ``depth=1`` and the ``tree:0`` filter;
+* a commit's trees (``blob:none``) and then single blobs, when a file is read
+  at that commit.
+
+Servers that do not honour filters (dulwich's own, ``file://``) send the
+trees and blobs of the tagged commits along with the first fetch, so the later
+steps find everything in place; real git servers (GitHub, GitLab, git-daemon
+with ``uploadpack.allowFilter``) send only what is asked for.  The temporary
+store is removed when the repository is closed; credentials never touch it.
+
+Everything else is :class:`~gto_dulwich.repo.GitRepo`'s: the registry reads a
+remote exactly as it reads a local repository, and a write creates the tag in
+the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dulwich.objects import Commit, ObjectID
+from dulwich.repo import Repo
+
+from gto_dulwich.errors import GTOError
+from gto_dulwich.repo import CommitInfo, GitRepo, RefEntry
+from gto_dulwich.transport import Connection, connect
+
+if TYPE_CHECKING:
+    from dulwich.client import FetchPackResult
+
+T = TypeVar("T")
+
+#: The files of the default branch head that a registry reads.
+SETTINGS_FILE = ".gto"
+
+
+class RemoteError(GTOError):
+    """A remote that could not be read: unreachable, refused credentials, not a repository."""
+
+
+class RemoteRepo(GitRepo):
+    """A remote repository seen through a temporary, lazily filled bare store."""
+
+    is_remote = True
+
+    def __init__(self, repo: Repo, connection: Connection, root: Path, url: str) -> None:
+        super().__init__(repo)
+        self.url = url  # may hold credentials: never print it, use ``shown``
+        self.shown = connection.shown
+        self.bytes_received = 0
+        self.fetches = 0
+        self._connection = connection
+        self._root = root
+        self._with_trees: set[bytes] = set()
+        self._settings: Path | None = None
+
+    @classmethod
+    def open_url(cls, url: str, *, environ: Mapping[str, str] | None = None) -> RemoteRepo:
+        """List the refs of the repository at ``url``; nothing else is fetched yet."""
+        connection = _connect(url, environ)
+        root = Path(tempfile.mkdtemp(prefix="gto_dulwich-remote-"))
+        try:
+            listing = _call(
+                connection, lambda: connection.client.get_refs(connection.path.encode())
+            )
+            store = root / "store.git"
+            store.mkdir()
+            repo = Repo.init_bare(str(store))
+            _write_refs(store, dict(listing.refs), dict(listing.symrefs))
+        except BaseException:
+            connection.close()
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(repo, connection, root, url)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._connection.close()
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    def remote_url(self, name: str = "origin") -> str | None:
+        """Writes push back to where the registry was read from."""
+        return self.url if name == "origin" else None
+
+    def use_cache(self) -> None:
+        """The tag cache would live in the temporary store and die with it: skip it."""
+
+    def use_index_cache(self) -> None:
+        """Likewise for parsed ``artifacts.yaml`` files."""
+
+    @property
+    def workdir(self) -> Path | None:
+        """A folder holding the remote head's ``.gto`` (if it has one), for the config reader."""
+        if self._settings is None:
+            self._settings = self._root / "settings"
+            self._settings.mkdir(exist_ok=True)
+            head = self.head()
+            data = self.read_file(head, SETTINGS_FILE) if head else None
+            if data is not None:
+                (self._settings / SETTINGS_FILE).write_bytes(data)
+        return self._settings
+
+    # -- what the registry reads, fetched on first use ---------------------------
+
+    def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
+        entries = super().tag_refs(prefixes)
+        self._fetch([entry.sha.encode("ascii") for entry in entries], filter_spec=b"tree:0")
+        return entries
+
+    def commit_info(self, sha: str) -> CommitInfo | None:
+        self._fetch([sha.encode("ascii")], filter_spec=b"tree:0")
+        return super().commit_info(sha)
+
+    def read_file(self, commit: str, path: str) -> bytes | None:
+        sha = commit.encode("ascii")
+        if sha not in self._with_trees:
+            self._with_trees.add(sha)
+            if not self._has_tree(sha):
+                self._fetch([sha], filter_spec=b"blob:none", force=True)
+        entry = self._tree_entry(commit, path)
+        if entry is not None and ObjectID(entry[1]) not in self.dulwich.object_store:
+            try:
+                self._fetch([entry[1]], depth=None)
+            except RemoteError:
+                # The server refuses to send a blob by id: take the whole commit.
+                self._fetch([sha], force=True)
+        return super().read_file(commit, path)
+
+    def _peel_commit(self, sha: bytes) -> Commit:
+        self._fetch([sha], filter_spec=b"tree:0")
+        return super()._peel_commit(sha)
+
+    def _commit(self, sha: bytes) -> Commit:
+        self._fetch([sha], filter_spec=b"tree:0")
+        return super()._commit(sha)
+
+    # -- fetching -------------------------------------------------------------------
+
+    def _has_tree(self, commit: bytes) -> bool:
+        store = self.dulwich.object_store
+        try:
+            obj = store[ObjectID(commit)]
+        except KeyError:
+            return False
+        return isinstance(obj, Commit) and obj.tree in store
+
+    def _fetch(
+        self,
+        wants: Sequence[bytes],
+        *,
+        depth: int | None = 1,
+        filter_spec: bytes | None = None,
+        force: bool = False,
+    ) -> None:
+        """Fetch ``wants`` (and what they reach, cut by ``depth`` and ``filter_spec``)."""
+        store = self.dulwich.object_store
+        missing = [w for w in dict.fromkeys(wants) if force or ObjectID(w) not in store]
+        if not missing:
+            return
+        connection = self._connection
+        pack = io.BytesIO()
+
+        def determine_wants(_refs: Mapping[Any, Any], depth: int | None = None) -> list[ObjectID]:
+            return [ObjectID(w) for w in missing]
+
+        def fetch() -> FetchPackResult:
+            return connection.client.fetch_pack(
+                connection.path,
+                determine_wants,  # type: ignore[arg-type]
+                self.dulwich.get_graph_walker(heads=[]),
+                pack.write,
+                depth=depth,
+                filter_spec=filter_spec,
+            )
+
+        result = _call(connection, fetch)
+        self.fetches += 1
+        data = pack.getvalue()
+        self.bytes_received += len(data)
+        if data:
+            store.add_thin_pack(io.BytesIO(data).read, None)
+        self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
+
+
+def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
+    try:
+        return connect(url, operation="pull", environ=environ)
+    except Exception as exc:
+        raise RemoteError(f"cannot read {url if '@' not in url else 'the remote'}: {exc}") from None
+
+
+def _call(connection: Connection, action: Callable[[], T]) -> T:
+    """Run one network operation; a failure becomes one masked line."""
+    try:
+        return action()
+    except GTOError:
+        raise
+    except Exception as exc:
+        message = connection.explain(exc, "read")
+        if message is None:
+            raise
+        raise RemoteError(message) from None
+
+
+def _write_refs(store: Path, refs: Mapping[Any, Any], symrefs: Mapping[Any, Any]) -> None:
+    """The remote's refs as this store's ``packed-refs`` and ``HEAD`` (objects come later)."""
+    peeled = {name[:-3]: sha for name, sha in refs.items() if name.endswith(b"^{}") and sha}
+    lines = [b"# pack-refs with: peeled sorted \n"]
+    for name in sorted(refs):
+        sha = refs[name]
+        if not name.startswith(b"refs/") or name.endswith(b"^{}") or not sha:
+            continue
+        lines.append(bytes(sha) + b" " + bytes(name) + b"\n")
+        if name in peeled:
+            lines.append(b"^" + bytes(peeled[name]) + b"\n")
+    (store / "packed-refs").write_bytes(b"".join(lines))
+    target = symrefs.get(b"HEAD")
+    head = refs.get(b"HEAD")
+    if target:
+        (store / "HEAD").write_bytes(b"ref: " + bytes(target) + b"\n")
+    elif head:
+        (store / "HEAD").write_bytes(bytes(head) + b"\n")
+    else:
+        (store / "HEAD").write_bytes(b"ref: refs/heads/main\n")
+    os.makedirs(store / "refs" / "tags", exist_ok=True)
