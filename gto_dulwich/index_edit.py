@@ -36,7 +36,7 @@ from gto_dulwich.annotations import Annotation, Index, load_yaml, parse_index
 from gto_dulwich.config import Config
 from gto_dulwich.errors import AnnotationsError, GTOError, InvalidName
 from gto_dulwich.grammar import check_name, is_valid_name
-from gto_dulwich.repo import GitRepo
+from gto_dulwich.repo import CannotWrite, GitRepo
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
@@ -279,7 +279,10 @@ def locked(
     holds the owner's pid and a random token, for people and for that check.
     """
     lock_path = target.with_name(target.name + ".lock")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotWrite(exc) from None
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
@@ -292,6 +295,8 @@ def locked(
                 raise IndexLocked(index or target.name, lock_path) from None
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.1)
+        except OSError as exc:  # a read-only work tree
+            raise CannotWrite(exc) from None
     # A token, not the inode: a lock deleted and re-created by someone else may get our inode back.
     token = f"{os.getpid()} {secrets.token_hex(8)}\n".encode("ascii")
     try:

@@ -484,7 +484,12 @@ class GitRepo:
         ref = TAGS_PREFIX + name.encode("utf-8")
         if not check_ref_format(Ref(ref[len(b"refs/") :])):
             raise GTOError(f"'{name}' is not a valid git tag name")
-        target_obj = self.dulwich.object_store[ObjectID(target.encode("ascii"))]
+        try:
+            target_obj = self.dulwich.object_store[ObjectID(target.encode("ascii"))]
+        except (KeyError, *_UNREADABLE):
+            raise GTOError(
+                f"Cannot tag commit {target[:7]}: it is not in this repository (a shallow clone?)"
+            ) from None
         tag = Tag()
         tag.name = name.encode("utf-8")
         tag.object = (type(target_obj), target_obj.id)
@@ -509,7 +514,7 @@ class GitRepo:
             store.add_object(obj)
         except FileLocked as exc:
             # The other writer is storing these same bytes right now: retry shortly.
-            raise RefBusy(str(exc.args[0]) if exc.args else "object lock") from None
+            raise RefBusy(_lock_name(exc)) from None
         except OSError as exc:  # a read-only repository, a full disk
             raise CannotWrite(exc) from None
 
@@ -578,11 +583,6 @@ class GitRepo:
             at = data.find(line, end)
         return False
 
-    def delete_tag(self, name: str, expected_sha: str) -> bool:
-        """Remove ``refs/tags/<name>`` only if it still points at ``expected_sha``."""
-        from dulwich.refs import Ref
-
-        ref = Ref(TAGS_PREFIX + name.encode("utf-8"))
     def add_tag_ref(self, ref: bytes, sha: bytes) -> bool:
         """Create ``ref`` (a full ``refs/tags/...`` name) at ``sha`` unless it exists."""
         deadline = time.monotonic() + 10.0
@@ -600,7 +600,25 @@ class GitRepo:
 
         return bool(self.dulwich.refs.set_if_equals(Ref(ref), ObjectID(old), ObjectID(new)))
 
-        return bool(self.dulwich.refs.remove_if_equals(ref, ObjectID(expected_sha.encode("ascii"))))
+    def delete_tag(self, name: str, expected_sha: str) -> bool:
+        """Remove ``refs/tags/<name>`` only if it still points at ``expected_sha``.
+
+        Raises :class:`RefBusy` while another writer holds the ref's (or
+        ``packed-refs``') lock.
+        """
+        from dulwich.file import FileLocked
+        from dulwich.refs import Ref
+
+        ref = Ref(TAGS_PREFIX + name.encode("utf-8"))
+        try:
+            removed = self.dulwich.refs.remove_if_equals(
+                ref, ObjectID(expected_sha.encode("ascii"))
+            )
+        except FileLocked as exc:
+            raise RefBusy(_lock_name(exc)) from None
+        except OSError as exc:
+            raise CannotWrite(exc) from None
+        return bool(removed)
 
     def resolve(self, rev: str) -> str:
         """A revision to a commit sha: a branch, tag or (short) sha, then any chain of
@@ -698,7 +716,7 @@ class CannotWrite(GTOError):
     """The file system refused a write (read-only repository, full disk, name too long)."""
 
     def __init__(self, exc: OSError) -> None:
-        where = f" ({exc.filename})" if exc.filename else ""
+        where = f" ({os.fsdecode(exc.filename)})" if exc.filename else ""
         super().__init__(f"Cannot write to the repository: {exc.strerror or exc}{where}")
 
 
@@ -714,6 +732,12 @@ class RefLocked(GTOError):
             f"'{lock}' is locked by another process; if no git or gto is running, remove it"
         )
         self.lock = lock
+
+
+def _lock_name(exc: Exception) -> str:
+    """The lock file named by dulwich's ``FileLocked(filename, lockfilename)``."""
+    name = exc.args[-1] if exc.args else "lock"
+    return os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
 
 
 def _split_person(raw: bytes) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from gto_dulwich.errors import GTOError
@@ -27,6 +28,9 @@ from gto_dulwich.repo import GitRepo, RefBusy, RefLocked, TagExists, TagNotFound
 # How long a writer keeps retrying while other writers hold a lock.
 LOCK_PATIENCE_SECONDS = 10.0
 LOCK_PATIENCE_ENV = "GTO_DULWICH_LOCK_TIMEOUT"
+# Room a counter-form tag's "#N" may take, and the ".lock" a ref is written through.
+_COUNTER_ROOM = len("#999999999")
+_LOCK_SUFFIX = len(".lock")
 
 
 def _patience() -> float:
@@ -138,8 +142,60 @@ def delete(git: GitRepo, tag: str) -> None:
     entries = {e.name: e.sha for e in git.tag_refs((tag,)) if e.name == tag}
     if tag not in entries:
         raise TagNotFound(tag)
-    if not git.delete_tag(tag, entries[tag]):
-        raise GTOError(f"tag '{tag}' changed while it was being deleted")
+    deadline = time.monotonic() + _patience()
+    while True:
+        try:
+            deleted = git.delete_tag(tag, entries[tag])
+        except RefBusy as busy:
+            if time.monotonic() > deadline:
+                raise RefLocked(str(busy)) from None
+            time.sleep(random.uniform(0.001, 0.02))
+            continue
+        if not deleted:
+            raise GTOError(f"tag '{tag}' changed while it was being deleted")
+        return
+
+
+def check_lengths(git: GitRepo, steps: Sequence[Step]) -> None:
+    """Refuse, before anything is written, a tag whose ref file name the file system
+    cannot hold (otherwise an ``assign`` could register and then fail to assign)."""
+    try:
+        limit = os.pathconf(git.commondir, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for step in steps:
+        if not isinstance(step, NewTag):
+            continue
+        name = format_tag(step.tag)
+        room = _LOCK_SUFFIX + (_COUNTER_ROOM if step.counter_form else 0)
+        if max(len(part.encode("utf-8")) for part in name.split("/")) + room > limit:
+            raise GTOError(f"Tag name '{name}' is too long for this file system")
+
+
+def wait_for_locks(git: GitRepo, steps: Sequence[Step]) -> None:
+    """Before a plan of several steps writes anything, wait (as each step would) for the
+    locks its steps take, and name one that stays: a lock left behind by a crashed
+    writer must stop the whole plan, not its second half (an ``assign`` that
+    registers first, a ``--delete`` of several tags).  Nothing is ever removed."""
+    if len(steps) < 2:
+        return
+    common = git.commondir
+    packed = git.packed_refs()[0]
+    locks: list[Path] = []
+    for step in steps:
+        if isinstance(step, NewTag) and step.counter_form:
+            locks.append(common / "gto-counter.lock")
+            continue
+        name = step.tag if isinstance(step, DeleteTag) else format_tag(step.tag)
+        locks.append(common / "refs" / "tags" / f"{name}.lock")
+        if isinstance(step, DeleteTag) and f"refs/tags/{name}".encode() in packed:
+            locks.append(common / "packed-refs.lock")
+    deadline = time.monotonic() + _patience()
+    for lock in dict.fromkeys(locks):
+        while lock.exists():
+            if time.monotonic() > deadline:
+                raise RefLocked(str(lock))
+            time.sleep(random.uniform(0.001, 0.02))
 
 
 def execute(
@@ -155,6 +211,8 @@ def execute(
     events: list[Event] = []
     created: list[str] = []
     deleted: list[str] = []
+    check_lengths(git, steps)
+    wait_for_locks(git, steps)
     for step in steps:
         if isinstance(step, DeleteTag):
             delete(git, step.tag)
