@@ -88,6 +88,9 @@ class RemoteRepo(GitRepo):
             raise
         return cls(repo, connection, root, url)
 
+    def __enter__(self) -> RemoteRepo:
+        return self
+
     def close(self) -> None:
         try:
             super().close()

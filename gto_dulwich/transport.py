@@ -18,6 +18,7 @@ is not needed by the commands that only read a local repository.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -160,6 +161,17 @@ class Connection:
             clear()
 
 
+class _ExpectedNotices(logging.Filter):
+    """Drop dulwich's notice that a server ignores object filters: asking is only an
+    optimisation here, and everything still works (the server just sends more)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "object filtering not recognized" not in record.getMessage()
+
+
+_NOTICES = _ExpectedNotices()
+
+
 def connect(
     url: str,
     *,
@@ -172,6 +184,8 @@ def connect(
     """A client for ``url``: explicit credentials win over the environment's."""
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict, StackedConfig
+
+    logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
 
     credentials: Credentials | None = None
     if username is not None or password is not None:
