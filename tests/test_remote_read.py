@@ -428,3 +428,79 @@ def test_credentials_in_the_url_are_never_printed(private: HttpRemote, tmp_path:
     _no_secret(good)
     _no_secret(bad)
     assert "nope-" not in bad.stderr
+
+
+# -- a real git server that honours object filters (skipped without git) -----------------
+
+
+@contextlib.contextmanager
+def git_daemon(base: Path) -> Iterator[int]:
+    """``git daemon`` on 127.0.0.1 exporting ``base``; only the tests use git, never the product."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed (needed only to run a real git server)")
+    port = closed_port()
+    daemon = subprocess.Popen(
+        [
+            git,
+            "daemon",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={base}",
+            "--export-all",
+            "--reuseaddr",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def test_a_filtering_server_sends_no_files_of_tagged_commits(
+    repos: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    server, clone = repos["showcase"]
+    served = tmp_path / "srv" / "showcase.git"
+    shutil.copytree(server, served)
+    with git_daemon(served.parent) as port:
+        subprocess.run(
+            ["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True
+        )
+        subprocess.run(
+            ["git", "-C", str(served), "config", "uploadpack.allowAnySHA1InWant", "true"],
+            check=True,
+        )
+        url = f"git://127.0.0.1:{port}/showcase.git"
+        for args in (["show", "--json"], ["show", "rf", "--json"], ["stages"]):
+            _compare(args, clone, url, tmp_path)
+        with RemoteRepo.open_url(url) as remote:
+            remote.tag_refs()
+            store = remote.dulwich.object_store
+            blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
+            trees = sum(1 for sha in store if store[sha].type_name == b"tree")
+            assert (blobs, trees) == (0, 0)  # tag objects and commits only
+            head = remote.head()
+            assert head is not None
+            assert remote.read_file(head, "artifacts.yaml") is not None
+            blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
+            assert blobs == 1  # just the file that was read
