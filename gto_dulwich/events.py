@@ -214,6 +214,6 @@ def build_event_log(
             events.append(result)
         else:
             diagnostics.append(result)
-    # Stable sort: facts arrive sorted by ref name, so ties keep name order.
-    events.sort(key=lambda event: event.created_at)
+    # GTO's order: time, ties broken by tag name (so the order facts arrive in never matters).
+    events.sort(key=lambda event: event.sort_key)
     return EventLog(tuple(events), tuple(sorted(diagnostics, key=lambda d: d.ref)))
