@@ -1,0 +1,245 @@
+"""Properties that hold for any registry: the reducer's answers and the ref reader's robustness.
+
+The reducer is fed :class:`TagFact` records (what ``repo.py`` reads from git) for
+random registries: a few artifacts, commits, versions and stages, tagger times
+drawn from a handful of seconds (so exact ties are common) and time zones that
+name the same instant differently.  Example counts are kept modest: the suite
+stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gto_dulwich import api
+from gto_dulwich.builder import PACKED_REFS_HEADER, build_repo
+from gto_dulwich.events import Diagnostic, EventKind, build_event_log
+from gto_dulwich.grammar import Action, TagName, format_tag, parse_tag
+from gto_dulwich.queries import history, versions_in_stages
+from gto_dulwich.reducer import RegistryState, Version, reduce
+from gto_dulwich.repo import GitRepo, TagFact, parse_packed_refs
+from gto_dulwich.versions import version_sort_key
+
+COMMITS = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(3)]
+ARTIFACTS = ["a", "b", "dir/sub:c"]
+VERSIONS = ["v0.1.0", "v1.0.0", "v1.0.1", "v1.1.0-rc.1", "v2.0.0"]
+STAGES = ["dev", "prod"]
+BASE_TIME = 1_700_000_000
+
+
+@st.composite
+def tag_facts(draw: st.DrawFn) -> tuple[TagFact, TagName]:
+    """One annotated registry tag, as ``GitRepo.read_tag`` would return it."""
+    action = draw(
+        st.sampled_from(
+            [Action.REGISTER, Action.DEREGISTER, Action.ASSIGN, Action.UNASSIGN, Action.DEPRECATE]
+        )
+    )
+    versioned = action in (Action.REGISTER, Action.DEREGISTER)
+    staged = action in (Action.ASSIGN, Action.UNASSIGN)
+    counter = draw(st.integers(1, 30)) if staged or draw(st.booleans()) else None
+    tag = TagName(
+        draw(st.sampled_from(ARTIFACTS)),
+        action,
+        version=draw(st.sampled_from(VERSIONS)) if versioned else None,
+        stage=draw(st.sampled_from(STAGES)) if staged else None,
+        counter=counter,
+    )
+    name = format_tag(tag)
+    # Few distinct instants, each spelled in one of three time zones.
+    tz_offset = draw(st.sampled_from([0, 3600, -7200]))
+    fact = TagFact(
+        ref=name,
+        sha=hashlib.sha1(name.encode()).hexdigest(),
+        kind="annotated",
+        target=draw(st.sampled_from(COMMITS)),
+        target_type="commit",
+        tag_name=name,
+        tagger_name="Tagger",
+        tagger_email="tagger@example.com",
+        time=BASE_TIME + draw(st.integers(0, 4)),
+        tz_offset=tz_offset,
+        message=f"made {name}",
+    )
+    return fact, parse_tag(name)
+
+
+def _unique(facts: list[tuple[TagFact, TagName]]) -> list[tuple[TagFact, TagName]]:
+    """One fact per ref name (a repository cannot hold two refs of one name)."""
+    seen: dict[str, tuple[TagFact, TagName]] = {}
+    for fact, parsed in facts:
+        seen.setdefault(fact.ref, (fact, parsed))
+    return list(seen.values())
+
+
+REGISTRIES = st.lists(tag_facts(), min_size=1, max_size=25).map(_unique)
+
+
+def _state(facts: Sequence[tuple[TagFact, TagName]]) -> RegistryState:
+    """What ``api._read_state`` does with the facts, minus git (no commit enrichment)."""
+    return reduce(build_event_log(facts), head=None, commits=None)
+
+
+def _dump(state: RegistryState) -> tuple[Any, ...]:
+    """Everything a reader can see of a state, in its order."""
+    return (
+        [(name, artifact.state_dict()) for name, artifact in state.artifacts.items()],
+        [d.to_dict() for d in state.diagnostics],
+        [row.to_dict() for row in history(state)],
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(REGISTRIES, st.randoms(use_true_random=False))
+def test_state_does_not_depend_on_the_order_facts_arrive_in(
+    facts: list[tuple[TagFact, TagName]], rnd: random.Random
+) -> None:
+    by_ref = sorted(facts, key=lambda item: item[0].ref)  # the order repo.py reads them in
+    shuffled = list(facts)
+    rnd.shuffle(shuffled)
+    assert _dump(_state(shuffled)) == _dump(_state(by_ref))
+    assert _dump(_state(list(reversed(by_ref)))) == _dump(_state(by_ref))
+
+
+def _standing(version: Version) -> str:
+    """``active`` when its newest registration is strictly newer than every deregistration,
+    ``deregistered`` when a deregistration is strictly newest, ``tie`` otherwise."""
+    registered = max((e.created_at for e in version.registrations), default=None)
+    deregistered = max((e.created_at for e in version.deregistrations), default=None)
+    if registered is None:
+        return "deregistered"
+    if deregistered is None or registered > deregistered:
+        return "active"
+    return "deregistered" if deregistered > registered else "tie"
+
+
+@settings(max_examples=100, deadline=None)
+@given(REGISTRIES)
+def test_latest_is_the_highest_active_registered_version(
+    facts: list[tuple[TagFact, TagName]],
+) -> None:
+    for artifact in _state(facts).artifacts.values():
+        standing = {id(v): _standing(v) for v in artifact.versions if not v.discovered}
+        active = [v for v in artifact.versions if standing.get(id(v)) == "active"]
+        tied = [v for v in artifact.versions if standing.get(id(v)) == "tie"]
+        latest = artifact.latest
+        if not active and not tied:
+            assert latest is None
+            continue
+        if latest is None:  # only exact ties, each settled as a deregistration
+            assert not active
+            continue
+        assert standing.get(id(latest)) in ("active", "tie")
+        if active:
+            highest = max(version_sort_key(v.version) for v in active)
+            assert version_sort_key(latest.version) >= highest
+
+
+@settings(max_examples=100, deadline=None)
+@given(REGISTRIES)
+def test_deregistered_versions_are_never_latest(facts: list[tuple[TagFact, TagName]]) -> None:
+    for artifact in _state(facts).artifacts.values():
+        latest = artifact.latest
+        if latest is not None:
+            assert not latest.discovered
+            assert _standing(latest) != "deregistered"
+        for version in artifact.active_versions():
+            assert _standing(version) != "deregistered"
+
+
+@settings(max_examples=100, deadline=None)
+@given(REGISTRIES)
+def test_every_stage_holder_has_an_assignment_in_history(
+    facts: list[tuple[TagFact, TagName]],
+) -> None:
+    state = _state(facts)
+    assigned = {
+        (row.event.artifact, row.event.stage, row.event.version, row.event.tag)
+        for row in history(state)
+        if row.event.kind is EventKind.ASSIGNMENT
+    }
+    for artifact in state.artifacts.values():
+        for stage, holders in versions_in_stages(artifact, versions_per_stage=-1).items():
+            for holder in holders:
+                assert holder.is_active
+                assert any(
+                    (artifact.name, stage, holder.version, event.tag) in assigned
+                    for event in holder.assignments
+                )
+
+
+# -- the ref reader on random packed-refs ---------------------------------------------
+
+SHA = st.text("0123456789abcdef", min_size=40, max_size=40)
+LINE = st.one_of(
+    st.binary(max_size=60),
+    st.tuples(SHA, st.binary(max_size=30)).map(
+        lambda t: t[0].encode() + b" refs/tags/" + t[1] + b"\n"
+    ),
+    st.tuples(SHA, st.sampled_from(["rf@v1.0.0", "rf#prod#1", "x@v2.0.0", "a b", "\x1b[2J"])).map(
+        lambda t: f"{t[0]} refs/tags/{t[1]}\n".encode()
+    ),
+    SHA.map(lambda s: b"^" + s.encode() + b"\n"),
+    st.sampled_from([PACKED_REFS_HEADER, b"\r\n", b"\n", b"#\n", b"\x00\xff\xfe\n"]),
+)
+PACKED_REFS = st.lists(LINE, max_size=12).map(b"".join) | st.binary(max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PACKED_REFS)
+def test_packed_refs_parser_never_crashes(data: bytes) -> None:
+    refs, _fully_peeled, bad = parse_packed_refs(data)
+    assert bad >= 0
+    for name, (sha, peeled) in refs.items():
+        assert name.startswith(b"refs/")
+        assert len(sha) == 40
+        assert peeled is None or len(peeled) == 40
+
+
+@pytest.fixture(scope="module")
+def small_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = {
+        "commits": [
+            {
+                "id": "c1",
+                "message": "one",
+                "time": "2024-01-01T00:00:00+00:00",
+                "files": {"artifacts.yaml": "rf: {type: model}\n"},
+            }
+        ],
+        "tags": [{"name": "rf@v1.0.0", "target": "c1", "time": "2025-01-01T00:00:00+00:00"}],
+        "packed_refs": True,
+    }
+    return build_repo(spec, tmp_path_factory.mktemp("packed") / "repo").path
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PACKED_REFS)
+def test_registry_reads_any_packed_refs_and_reports_it_corrupt(
+    small_repo: Path, data: bytes
+) -> None:
+    (small_repo / ".git" / "packed-refs").write_bytes(data)
+    with GitRepo.open(small_repo) as git:
+        entries = git.tag_refs()
+        bad = git.packed_refs_bad_lines
+    assert all(len(entry.sha) == 40 for entry in entries)
+    with api.Registry.open(small_repo, cache=False) as registry:
+        api.show(registry)
+        api.history(registry)
+        reported = [d for d in registry.diagnostics if d.ref == "packed-refs"]
+    if bad:
+        assert reported == [
+            Diagnostic("packed-refs", f"{bad} malformed line(s) in packed-refs skipped", "error")
+        ]
+    else:
+        assert reported == []
