@@ -98,7 +98,7 @@ class GTOGroup(click.Group):
         except GTOError as exc:
             if traceback:
                 raise
-            click.echo(f"{_marker('❌ ')}{exc}", err=True)
+            click.echo(f"{_marker('❌ ')}{_safe(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -111,7 +111,7 @@ class GTOGroup(click.Group):
             if traceback:
                 raise
             click.echo(
-                f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {exc}\n"
+                f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {_safe(str(exc))}\n"
                 "Rerun with '--traceback' to see where it happened and report it.",
                 err=True,
             )
@@ -173,7 +173,9 @@ def _report_diagnostics(registry: Any) -> None:
     from gto_dulwich.render import safe
 
     for diagnostic in registry.diagnostics:
-        click.echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {diagnostic.reason}", err=True)
+        click.echo(
+            f"{diagnostic.severity}: {safe(diagnostic.ref)}: {safe(diagnostic.reason)}", err=True
+        )
 
 
 def _only_one(flags: dict[str, bool], message: str) -> None:
@@ -603,7 +605,7 @@ def doctor(repo: str) -> None:
         echo("-" * 33)
         diagnostics = registry.diagnostics
         for diagnostic in diagnostics:
-            echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {diagnostic.reason}")
+            echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {safe(diagnostic.reason)}")
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = sum(d.severity == "warning" for d in diagnostics)
     if errors:
@@ -1076,6 +1078,13 @@ def remove(name: str, repo: str) -> None:
 
 
 cli.add_command(tag_path)
+
+
+def _safe(text: str) -> str:
+    """Repository text inside an error message, made terminal-safe (and one line)."""
+    from gto_dulwich.render import safe
+
+    return safe(text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

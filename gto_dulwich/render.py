@@ -17,7 +17,7 @@ from typing import Any
 NOTHING_FOUND = "Nothing found in the current workspace"
 
 Cell = str | None
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def safe(text: str) -> str:
