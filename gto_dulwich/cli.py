@@ -10,6 +10,7 @@ Heavy imports (dulwich, Rich, ruamel.yaml) happen inside commands, so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -1087,5 +1088,14 @@ def _safe(text: str) -> str:
     return safe(text)
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so ``finally`` blocks release every lock (exit 130)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    import signal
+
+    with contextlib.suppress(ValueError):  # signal handlers only in the main thread
+        signal.signal(signal.SIGTERM, _terminate)
     cli.main(args=list(argv) if argv is not None else None, prog_name="gto")
