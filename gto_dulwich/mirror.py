@@ -67,6 +67,9 @@ class RemoteRepo(GitRepo):
         self._connection = connection
         self._root = root
         self._with_trees: set[bytes] = set()
+        # Every object this store holds arrived through ``_fetch``: tracking their ids
+        # answers "do we have it?" without dulwich's per-object pack and loose-file scan.
+        self._present: set[bytes] = set()
         self._settings: Path | None = None
 
     @classmethod
@@ -174,7 +177,7 @@ class RemoteRepo(GitRepo):
     ) -> None:
         """Fetch ``wants`` (and what they reach, cut by ``depth`` and ``filter_spec``)."""
         store = self.dulwich.object_store
-        missing = [w for w in dict.fromkeys(wants) if force or ObjectID(w) not in store]
+        missing = [w for w in dict.fromkeys(wants) if force or w not in self._present]
         if not missing:
             return
         connection = self._connection
@@ -198,7 +201,8 @@ class RemoteRepo(GitRepo):
         data = pack.getvalue()
         self.bytes_received += len(data)
         if data:
-            store.add_thin_pack(io.BytesIO(data).read, None)
+            added = store.add_thin_pack(io.BytesIO(data).read, None)
+            self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 
