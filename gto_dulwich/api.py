@@ -28,7 +28,6 @@ from gto_dulwich.queries import (
     Sort,
     VersionRow,
     find_event,
-    registry_rows,
     used_stages,
     version_rows,
     versions_in_stages,
@@ -98,7 +97,9 @@ class Registry:
 
         ``artifact`` restricts the read to that artifact's tags (fast path for
         one-artifact commands); ``enrich_all`` reads ``artifacts.yaml`` at every
-        version's commit (needed only for ``show NAME --json``).
+        version's commit (needed only for ``show NAME --json``).  With ``cache``
+        and no ``artifact`` the tags are read when ``state`` is first used:
+        ``show`` with no name may answer from :mod:`gto_dulwich.statecache`.
         """
         owns_git = not isinstance(repo, GitRepo)
         git = repo if isinstance(repo, GitRepo) else _open_git(repo)
@@ -107,7 +108,7 @@ class Registry:
             prefixes = artifact_prefixes(artifact) if artifact else None
             cache = cache and not disabled_by_env()
             views = None
-            if cache and prefixes is None and not getattr(git, "is_remote", False):
+            if cache and prefixes is None and not git.is_remote:
                 from gto_dulwich.statecache import StateCache
 
                 # Fingerprinted before anything is read (see statecache).
@@ -118,8 +119,8 @@ class Registry:
                     git, cfg, prefixes=prefixes, enrich_all=enrich_all, cache=cache, views=views
                 )
 
-            # On a hit, `show` needs no tag at all: read them only if asked.
-            state = read if views is not None and views.hit else read()
+            # With the state cache, `show` may need no tag at all: read them only if asked.
+            state = read if views is not None else read()
         except BaseException:
             if owns_git:
                 git.close()
@@ -364,27 +365,24 @@ def _registry_view(
     versions_per_stage: int,
     sort: Sort,
 ) -> RegistryView:
-    """Rows for every artifact (deprecated too), from the state cache when it has them."""
-    from gto_dulwich.statecache import view_key
+    """Rows for every artifact (deprecated too): from the state cache, else rebuilt from
+    per-artifact summaries when the registry has not been read, else from the state."""
+    from gto_dulwich.statecache import ViewOptions
 
+    options = ViewOptions(registered_only, assignments_per_version, versions_per_stage, sort)
     views = registry.views
-    key = view_key(registered_only, assignments_per_version, versions_per_stage, sort.value)
-    cached = views.view(key) if views is not None else None
+    if assignments_per_version < -1 or versions_per_stage < -1:
+        views = None  # the full read reports the error
+    cached = views.view(options) if views is not None else None
+    if cached is None and views is not None and registry._state is None:
+        cached = views.assemble(options, cache_threshold=CACHE_THRESHOLD)
     if cached is not None:
         stages, rows = cached
     else:
         stages = registry.stages() or []
-        rows = registry_rows(
-            registry.state,
-            stages,
-            deprecated=True,
-            registered_only=registered_only,
-            assignments_per_version=assignments_per_version,
-            versions_per_stage=versions_per_stage,
-            sort=sort,
-        )
+        rows = options.rows(registry.state, stages)
         if views is not None:
-            views.remember(registry.state, key, (stages, rows))
+            views.remember(options, (stages, rows), registry.state.diagnostics)
     return RegistryView(stages, rows if deprecated else [row for row in rows if row.active])
 
 

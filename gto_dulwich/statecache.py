@@ -35,22 +35,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gto_dulwich import __version__
+from gto_dulwich.annotations import parse_index
 from gto_dulwich.cache import write_atomically
-from gto_dulwich.events import Diagnostic
-from gto_dulwich.queries import RegistryRow
+from gto_dulwich.errors import GTOError
+from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
+from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
+from gto_dulwich.reducer import Artifact, RegistryState, reduce
 
 if TYPE_CHECKING:
     from gto_dulwich.config import Config
-    from gto_dulwich.reducer import RegistryState
-    from gto_dulwich.repo import GitRepo
+    from gto_dulwich.repo import GitRepo, RefEntry
 
 FORMAT = "gto_dulwich state cache"
 SCHEMA = 1
 FILE_NAME = "gto_dulwich-state.json"
+GROUPS_FORMAT = "gto_dulwich artifact summaries"
+GROUPS_FILE_NAME = "gto_dulwich-artifacts.json"
 # Fingerprints kept: a few worktrees or config variants do not evict each other.
 MAX_ENTRIES = 4
 # Option sets kept per fingerprint (``show``, ``show --vs -1``, ...).
@@ -61,14 +67,37 @@ UNREADABLE = "unreadable tag:"
 View = tuple[list[str], list[RegistryRow]]
 
 
-def view_key(
-    registered_only: bool, assignments_per_version: int, versions_per_stage: int, sort: str
-) -> str:
-    return f"{int(registered_only)} {assignments_per_version} {versions_per_stage} {sort}"
+@dataclass(frozen=True, slots=True)
+class ViewOptions:
+    """The ``show`` options that change its rows (``--deprecated`` only filters them)."""
+
+    registered_only: bool = False
+    assignments_per_version: int = -1
+    versions_per_stage: int = 1
+    sort: Sort = Sort.TIMESTAMP
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{int(self.registered_only)} {self.assignments_per_version} "
+            f"{self.versions_per_stage} {self.sort.value}"
+        )
+
+    def rows(self, state: RegistryState, stages: list[str]) -> list[RegistryRow]:
+        """Every artifact's row (deprecated ones too)."""
+        return registry_rows(
+            state,
+            stages,
+            deprecated=True,
+            registered_only=self.registered_only,
+            assignments_per_version=self.assignments_per_version,
+            versions_per_stage=self.versions_per_stage,
+            sort=self.sort,
+        )
 
 
 class StateCache:
-    """The cache entry for one repository state, opened before the registry is read."""
+    """The cache for one repository state, opened (fingerprinted) before anything is read."""
 
     def __init__(self, git: GitRepo, config: Config, *, enrich_all: bool) -> None:
         self.git = git
@@ -76,7 +105,7 @@ class StateCache:
         self.enrich_all = enrich_all
         self.path = git.commondir / FILE_NAME
         self.key = fingerprint(git, config, enrich_all=enrich_all)
-        # False once the read met a missing object: its answer is not stored.
+        # False once a read met a missing object: its answer is not stored.
         self.complete = True
         self.entry: dict[str, Any] | None = None
         if self.key is not None:
@@ -90,7 +119,8 @@ class StateCache:
         self.complete = False
 
     def diagnostics(self) -> tuple[Diagnostic, ...] | None:
-        if self.entry is None:
+        """The read's diagnostics, if a full read stored them."""
+        if self.entry is None or self.entry["diagnostics"] is None:
             return None
         return tuple(
             Diagnostic(ref, reason, severity) for ref, reason, severity in self.entry["diagnostics"]
@@ -102,11 +132,11 @@ class StateCache:
         stages = self.entry["used_stages"]
         return list(stages) if stages is not None else None
 
-    def view(self, key: str) -> View | None:
+    def view(self, options: ViewOptions) -> View | None:
         """The stages and rows (deprecated artifacts included) stored for these options."""
         if self.entry is None:
             return None
-        found = self.entry["views"].get(key)
+        found = self.entry["views"].get(options.key)
         if found is None:
             return None
         stages, rows = found
@@ -115,28 +145,44 @@ class StateCache:
             for name, latest, held, registered, active in rows
         ]
 
-    def remember(self, state: RegistryState, key: str, view: View) -> None:
-        """Store a view computed from ``state``, if the repository is still what was read."""
+    def assemble(self, options: ViewOptions, *, cache_threshold: int) -> View | None:
+        """The view from per-artifact summaries (see :class:`ArtifactSummaries`), or None
+        when it cannot be built that way; stored for the fingerprint when complete."""
+        if self.key is None or self.enrich_all:
+            return None
+        built = ArtifactSummaries(self.git, self.config, self).view(
+            options, cache_threshold=cache_threshold
+        )
+        if built is not None:
+            self.remember(options, built, None)
+        return built
+
+    def remember(
+        self, options: ViewOptions, view: View, diagnostics: tuple[Diagnostic, ...] | None
+    ) -> None:
+        """Store a view (and the read's diagnostics, when known) if the repository is
+        still what was fingerprinted and the read was complete."""
         if self.key is None or not self.complete:
             return
-        if any(d.reason.startswith(UNREADABLE) for d in state.diagnostics):
+        if diagnostics is not None and any(d.reason.startswith(UNREADABLE) for d in diagnostics):
             return
         if fingerprint(self.git, self.config, enrich_all=self.enrich_all) != self.key:
             return  # refs or HEAD moved while we read: the answer may be the newer one
         stages, rows = view
         entry = self.entry or {
             "key": self.key,
-            "diagnostics": [[d.ref, d.reason, d.severity] for d in state.diagnostics],
+            "diagnostics": None,
             "used_stages": None,
             "views": {},
         }
+        if diagnostics is not None:
+            entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
         if self.config.stages is None:
             entry["used_stages"] = list(stages)
-        views = {k: v for k, v in entry["views"].items() if k != key}
-        kept = list(views.items())[-(MAX_VIEWS - 1) :] if MAX_VIEWS > 1 else []
+        views = [(k, v) for k, v in entry["views"].items() if k != options.key]
         entry["views"] = {
-            **dict(kept),
-            key: [
+            **dict(views[len(views) - (MAX_VIEWS - 1) :] if len(views) >= MAX_VIEWS else views),
+            options.key: [
                 list(stages),
                 [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
             ],
@@ -149,6 +195,230 @@ class StateCache:
             "entries": [entry, *others[: MAX_ENTRIES - 1]],
         }
         write_atomically(self.path, json.dumps(payload, separators=(",", ":")).encode())
+
+
+# -- per-artifact summaries -------------------------------------------------------
+
+
+class ArtifactSummaries:
+    """``show``'s rows rebuilt from one summary per artifact, for when refs changed.
+
+    A new tag changes the fingerprint, but only one artifact's tags.  Tags are
+    grouped by what their ref names say the artifact is (the part before the
+    first ``@`` or ``#``); each group is summarised (its row for each option
+    set, the stages it holds, and when its first deprecation, registration and
+    stage event happened, which decide where the artifact is listed) and kept
+    in ``gto_dulwich-artifacts.json`` under a hash of the group's refs.  Only
+    groups whose refs changed are read again.
+
+    This is exact because an artifact's row depends on its own tag events only:
+    ``artifacts.yaml`` and commit metadata ("enrichments") never change a row of
+    an artifact that has tag events, and the artifacts listed only in
+    ``artifacts.yaml`` at HEAD are appended last, in that file's order, as the
+    reducer does.  Anything unusual gives up (None) and the registry is read
+    whole: a tag object whose name differs from its ref (its event may belong
+    to another artifact), an object that is missing or unreadable, a HEAD
+    commit or ``artifacts.yaml`` that cannot be read.
+    """
+
+    def __init__(self, git: GitRepo, config: Config, owner: StateCache) -> None:
+        self.git = git
+        self.config = config
+        self.owner = owner
+        self.path = git.commondir / GROUPS_FILE_NAME
+
+    def view(self, options: ViewOptions, *, cache_threshold: int) -> View | None:
+        groups: dict[str, list[RefEntry]] = {}
+        for entry in self.git.tag_refs():
+            name = entry.name
+            cut = _GROUP_END.search(name)
+            if cut is not None:  # a name with no '@' or '#' is never a GTO tag
+                groups.setdefault(name[: cut.start()], []).append(entry)
+        stored = _load_groups(self.path)
+        summaries: dict[str, dict[str, Any]] = {}
+        stale: list[tuple[str, list[RefEntry]]] = []
+        for entries in groups.values():
+            digest = _group_digest(entries)
+            summary = stored.get(digest)
+            if summary is not None and (
+                not summary["clean"]
+                or summary["artifact"] is None
+                or options.key in summary["views"]
+            ):
+                summaries[digest] = summary
+            else:
+                stale.append((digest, entries))
+        if stale:
+            if (
+                sum(len(entries) for _, entries in stale) >= cache_threshold
+                and self.git.cache is None
+            ):
+                self.git.use_cache()
+            for digest, entries in stale:
+                summary = self._summarize(entries, options, stored.get(digest))
+                if summary is None:
+                    return None
+                summaries[digest] = summary
+            self.git.save_cache()
+            write_atomically(
+                self.path,
+                json.dumps(
+                    {"format": GROUPS_FORMAT, "version": SCHEMA, "groups": summaries},
+                    separators=(",", ":"),
+                ).encode(),
+            )
+        if not all(summary["clean"] for summary in summaries.values()):
+            return None
+        annotated = self._head_artifacts()
+        if annotated is None:
+            return None
+        return _assemble(list(summaries.values()), annotated, options, self.config)
+
+    def _summarize(
+        self, entries: list[RefEntry], options: ViewOptions, known: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """One group's summary (None: an object is missing, so nothing can be kept)."""
+        wanted = []
+        for entry in entries:
+            parsed = parse_ref_name(entry.name)
+            if parsed is not None:
+                wanted.append((self.git.read_tag(entry), parsed))
+        if any(fact.kind not in ("annotated", "lightweight") for fact, _ in wanted):
+            self.owner.incomplete()
+            return None
+        if any(fact.tag_name not in (None, "", fact.ref) for fact, _ in wanted):
+            return {"clean": False}
+        state = reduce(build_event_log(wanted))
+        if len(state.artifacts) != 1:
+            return {"clean": True, "artifact": None} if not state.artifacts else {"clean": False}
+        (artifact,) = state.artifacts.values()
+        single = RegistryState({artifact.name: artifact})
+        firsts: list[list[Any] | None] = []
+        for kinds in _PASSES:
+            first = min(
+                ((_instant(e), e.tag) for e in _tag_events(artifact) if e.kind in kinds),
+                default=None,
+            )
+            firsts.append(list(first) if first is not None else None)
+        stages = sorted({s.stage for v in artifact.versions for s in v.stages})
+        (row,) = options.rows(single, stages)
+        views = dict(known["views"]) if known is not None and known.get("artifact") else {}
+        views[options.key] = [
+            row.latest,
+            {stage: held for stage, held in row.stages.items() if held},
+            row.registered,
+            row.active,
+        ]
+        return {
+            "clean": True,
+            "artifact": artifact.name,
+            "first": firsts,
+            "used": used_stages(single),
+            "views": views,
+        }
+
+    def _head_artifacts(self) -> list[str] | None:
+        """Names in ``artifacts.yaml`` at HEAD, in file order (None: cannot be sure)."""
+        git = self.git
+        head = git.head()
+        if head is None:
+            return []
+        if git.commit_info(head) is None:
+            self.owner.incomplete()
+            return None
+        data = git.read_file(head, self.config.index)
+        if data is None:
+            if not absent_for_sure(git, head, self.config.index):
+                self.owner.incomplete()
+                return None
+            return []
+        key = hashlib.sha1(data).hexdigest()
+        if git.index_cache is None:
+            git.use_index_cache()
+        store = git.index_cache
+        cached = store.get(key) if store is not None else None
+        if cached is not None:
+            return list(cached)
+        try:
+            index = parse_index(data, index=self.config.index, commit=head)
+        except GTOError:
+            return None  # the full read reports it
+        if store is not None:
+            store.put(key, index.to_dict())
+            store.save()
+        return list(index.artifacts)
+
+
+_GROUP_END = re.compile("[@#]")
+_PASSES = (
+    frozenset({EventKind.DEPRECATION}),
+    frozenset({EventKind.REGISTRATION, EventKind.DEREGISTRATION}),
+    frozenset({EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT}),
+)
+
+
+def _instant(event: Event) -> int:
+    return int(event.created_at.timestamp())
+
+
+def _tag_events(artifact: Artifact) -> list[Event]:
+    return [
+        *artifact.deprecations,
+        *(e for v in artifact.versions for e in (*v.registrations, *v.deregistrations)),
+        *(
+            e
+            for v in artifact.versions
+            for s in v.stages
+            for e in (*s.assignments, *s.unassignments)
+        ),
+    ]
+
+
+def _group_digest(entries: list[RefEntry]) -> str:
+    digest = hashlib.sha1(f"{SCHEMA} {__version__}".encode())
+    for entry in entries:
+        digest.update(f"\n{entry.name} {entry.sha} {entry.peeled}".encode())
+    return digest.hexdigest()
+
+
+def _assemble(
+    summaries: list[dict[str, Any]], annotated: list[str], options: ViewOptions, config: Config
+) -> View:
+    """The rows in the reducer's order: artifacts first seen by a deprecation, then by a
+    registration, then by a stage event (each by that event's time and tag name), then
+    those only in ``artifacts.yaml`` at HEAD."""
+    tagged = [s for s in summaries if s["artifact"] is not None]
+    order: list[dict[str, Any]] = []
+    for number in range(len(_PASSES)):
+        batch = [
+            s
+            for s in tagged
+            if s["first"][number] is not None
+            and all(s["first"][earlier] is None for earlier in range(number))
+        ]
+        order.extend(sorted(batch, key=lambda s: s["first"][number]))
+    if config.stages is not None:
+        stages = list(config.stages)
+    else:
+        stages = sorted({stage for s in tagged for stage in s["used"]})
+    rows = []
+    for summary in order:
+        latest, held, registered, active = summary["views"][options.key]
+        rows.append(
+            RegistryRow(
+                summary["artifact"],
+                latest,
+                {stage: list(held.get(stage, [])) for stage in stages},
+                registered,
+                active,
+            )
+        )
+    names = {s["artifact"] for s in tagged}
+    for name in annotated:
+        if name not in names:
+            names.add(name)
+            rows.append(RegistryRow(name, None, {stage: [] for stage in stages}, False, True))
+    return stages, rows
 
 
 def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None:
@@ -255,6 +525,53 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [e for e in raw["entries"] if isinstance(e, dict)]
 
 
+def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
+    """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
+    try:
+        raw: Any = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not (
+        isinstance(raw, dict)
+        and raw.get("format") == GROUPS_FORMAT
+        and raw.get("version") == SCHEMA
+        and isinstance(raw.get("groups"), dict)
+    ):
+        return {}
+    return {k: v for k, v in raw["groups"].items() if _valid_summary(v)}
+
+
+def _valid_summary(summary: Any) -> bool:
+    if not isinstance(summary, dict) or not isinstance(summary.get("clean"), bool):
+        return False
+    if not summary["clean"]:
+        return True
+    name = summary.get("artifact")
+    if name is None:
+        return True
+    firsts, used, views = summary.get("first"), summary.get("used"), summary.get("views")
+    return (
+        isinstance(name, str)
+        and isinstance(firsts, list)
+        and len(firsts) == len(_PASSES)
+        and all(
+            first is None
+            or (
+                isinstance(first, list)
+                and len(first) == 2
+                and type(first[0]) is int
+                and isinstance(first[1], str)
+            )
+            for first in firsts
+        )
+        and any(first is not None for first in firsts)
+        and _strs(used)
+        and isinstance(views, dict)
+        and all(_valid_row([name, *view]) for view in views.values() if isinstance(view, list))
+        and all(isinstance(view, list) for view in views.values())
+    )
+
+
 def _find(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     """The entry for ``key`` if it is well formed (a damaged one is a miss, not a crash)."""
     for entry in entries:
@@ -273,7 +590,9 @@ def _valid_entry(entry: dict[str, Any]) -> bool:
         entry.get("used_stages"),
         entry.get("views"),
     )
-    if not (isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)):
+    if diagnostics is not None and not (
+        isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)
+    ):
         return False
     if not (used is None or _strs(used)) or not isinstance(views, dict):
         return False

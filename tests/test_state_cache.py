@@ -8,17 +8,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from dulwich.objects import Commit, ObjectID, Tag
+from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from gto_dulwich import api, statecache
 from gto_dulwich.config import Config
-from gto_dulwich.repo import GitRepo
+from gto_dulwich.repo import GitRepo, RefEntry, TagFact
 from tests.helpers import FIXTURES, build_fixture, run_cli, run_process
 
 COMMANDS = [
     ["show", "--json"],
-    ["show", "-d", "--json"],
+    ["show", "-d", "--plain"],
     ["-v", "show", "--plain"],
     ["show", "--vs", "-1", "--av", "1", "--sort", "semver", "--ro", "--json"],
     ["stages", "--json"],
@@ -56,7 +57,6 @@ def test_cold_warm_corrupt_foreign_and_off_give_the_same_output(name: str, tmp_p
     text = state_file(repo).read_text() if state_file(repo).exists() else ""
     for damaged in (
         b"\x00 not json",
-        b'{"format": "gto_dulwich state cache", "version": 1, "entries": {"x": 1}}',
         text.replace('"version":1', '"version":999').encode(),
         text.replace('"views":{', '"views":{"0 -1 1 timestamp":[[],[[1,2,3,4,5]]],', 1).encode(),
         text.replace('"diagnostics":[', '"diagnostics":[7,', 1).encode(),
@@ -73,8 +73,12 @@ def test_a_warm_show_reads_no_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise AssertionError("the registry was read")
 
     monkeypatch.setattr(api, "_read_state", fail)
-    assert outputs(repo)[:3] == expected[:3]  # stages --json asks for nothing else either
-    assert outputs(repo) == expected
+    monkeypatch.setattr(GitRepo, "tag_refs", fail)
+    commands = [c for c in COMMANDS if "-v" not in c]  # -v reads everything for its report
+    env = {"GTO_EMOJIS": "false"}  # part of the config, so of the fingerprint
+    assert [run_cli(c, cwd=repo, env=env).stdout for c in commands] == [
+        out for c, (_, out, _) in zip(COMMANDS, expected, strict=True) if "-v" not in c
+    ]
 
 
 def _add_tag(repo: Path, name: str, target: str, when: int) -> str:
@@ -102,8 +106,9 @@ def test_adding_and_removing_tags_is_seen(name: str, tmp_path: Path) -> None:
     commit = next(iter(built.commits.values()))
     for number, tag in enumerate(["late@v1.0.0", "late#prod#1", "late@v1.0.0!"]):
         _add_tag(repo, tag, commit, 1_900_000_000 + number)
-        assert outputs(repo) == outputs(repo, OFF)
-        assert outputs(repo) == outputs(repo, OFF)  # warm
+        without = outputs(repo, OFF)
+        assert outputs(repo) == without
+        assert outputs(repo) == without  # warm
     # Removing a loose tag ref, then a packed one.
     (repo / ".git" / "refs" / "tags" / "late#prod#1").unlink()
     assert outputs(repo) == outputs(repo, OFF)
@@ -173,18 +178,17 @@ def test_a_missing_commit_is_not_stored(tmp_path: Path) -> None:
     absent.message = b"not fetched\n"
     _add_tag(repo, "rf#qa#9", absent.id.decode(), 1_900_000_000)
     state_file(repo).unlink(missing_ok=True)
+    # Rows do not depend on commit metadata: the per-artifact path answers and stores them.
     assert outputs(repo) == outputs(repo, OFF)
-    assert entries(repo) == []
+    assert not full_read_stores(repo)
     with Repo(str(repo)) as dulwich_repo:
         dulwich_repo.object_store.add_object(absent)
+    assert full_read_stores(repo)
     assert outputs(repo) == outputs(repo, OFF)
-    assert entries(repo) != []
 
 
 def test_a_commit_without_its_tree_is_not_stored(tmp_path: Path) -> None:
     """A partial clone (``--filter=tree:0``) has the commit, not yet its artifacts.yaml."""
-    from dulwich.objects import Blob, Tree
-
     built = build_fixture("showcase", tmp_path / "repo")
     repo = built.path
     blob = Blob.from_string(b"rf:\n  type: model\n  path: later.pkl\n")
@@ -202,11 +206,20 @@ def test_a_commit_without_its_tree_is_not_stored(tmp_path: Path) -> None:
     _add_tag(repo, "rf#qa#9", commit.id.decode(), 1_900_000_000)
     state_file(repo).unlink(missing_ok=True)
     assert outputs(repo) == outputs(repo, OFF)
-    assert entries(repo) == []
+    assert not full_read_stores(repo)
     with Repo(str(repo)) as dulwich_repo:
         dulwich_repo.object_store.add_objects([(tree, None), (blob, None)])
+    assert full_read_stores(repo)
     assert outputs(repo) == outputs(repo, OFF)
-    assert entries(repo) != []
+
+
+def full_read_stores(repo: Path) -> bool:
+    """Read the whole registry, then show: whether that answer was stored."""
+    state_file(repo).unlink(missing_ok=True)
+    with api.Registry.open(repo) as registry:
+        assert registry.state is not None
+        api.show(registry)
+    return entries(repo) != []
 
 
 def _tree_of(repo: Path, commit: str) -> bytes:
@@ -222,17 +235,22 @@ def test_a_ref_written_during_the_read_is_not_filed_under_the_old_refs(
 ) -> None:
     built = build_fixture("showcase", tmp_path / "repo")
     repo = built.path
-    real = api._read_state
+    real = GitRepo.tag_refs
+    added: list[str] = []
 
-    def racing(*args: object, **kwargs: object) -> object:
-        state = real(*args, **kwargs)  # type: ignore[arg-type]
-        _add_tag(repo, "rf#racer#1", built.commits["c3"], 1_900_000_000)
-        return state
+    def racing(self: GitRepo, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
+        listed = real(self, prefixes)
+        name = f"rf#racer#{len(added) + 1}"
+        _add_tag(repo, name, built.commits["c3"], 1_900_000_000 + len(added))
+        added.append(name)
+        return listed
 
-    monkeypatch.setattr(api, "_read_state", racing)
-    run_cli(["show", "--json"], cwd=repo)
-    monkeypatch.setattr(api, "_read_state", real)
+    monkeypatch.setattr(GitRepo, "tag_refs", racing)
+    run_cli(["show", "--json"], cwd=repo)  # per-artifact summaries
     assert entries(repo) == []
+    assert full_read_stores(repo) is False  # the whole registry
+    monkeypatch.setattr(GitRepo, "tag_refs", real)
+    assert len(added) == 2
     assert outputs(repo) == outputs(repo, OFF)
 
 
@@ -286,3 +304,116 @@ def test_concurrent_processes_agree_and_leave_a_whole_file(tmp_path: Path) -> No
         assert stdout == expected
     assert len(entries(repo)) == 1
     assert run_process(["show", "--json"], cwd=repo).stdout == expected
+
+
+def groups_file(repo: Path) -> Path:
+    return repo / ".git" / statecache.GROUPS_FILE_NAME
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_per_artifact_summaries_give_the_full_answer(name: str, tmp_path: Path) -> None:
+    repo = build_fixture(name, tmp_path / "repo").path
+    without = outputs(repo, OFF)
+    assert outputs(repo) == without
+    state_file(repo).unlink(missing_ok=True)  # only the per-artifact summaries are left
+    assert outputs(repo) == without
+    text = groups_file(repo).read_text() if groups_file(repo).exists() else ""
+    for damaged in (
+        text.replace('"clean":true', '"clean":1').encode(),
+        text.replace('"first":[', '"first":["x",', 1).encode(),
+        text.replace('"used":[', '"used":[7,', 1).encode(),
+    ):
+        groups_file(repo).write_bytes(damaged)
+        state_file(repo).unlink(missing_ok=True)
+        assert outputs(repo) == without
+
+
+def test_one_new_tag_reads_only_its_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    assert outputs(repo) == outputs(repo, OFF)
+    read: list[str] = []
+    real = GitRepo.read_tag
+
+    def counting(self: GitRepo, entry: RefEntry) -> TagFact:
+        read.append(entry.name)
+        return real(self, entry)
+
+    monkeypatch.setattr(GitRepo, "read_tag", counting)
+    _add_tag(repo, "nn#production#9", built.commits["c2"], 1_900_000_000)
+    result = run_cli(["show", "--json"], cwd=repo)
+    assert read
+    assert all(name.startswith(("nn@", "nn#")) for name in read)
+    monkeypatch.setattr(GitRepo, "read_tag", real)
+    assert result.stdout == run_cli(["show", "--json"], cwd=repo, env=OFF).stdout
+
+
+def test_a_tag_object_named_for_another_artifact_reads_everything(tmp_path: Path) -> None:
+    """Its event belongs to the artifact its object names: the summaries give up."""
+    built = build_fixture("showcase", tmp_path / "repo")
+    repo = built.path
+    sha = _add_tag(repo, "nn@v7.0.0", built.commits["c3"], 1_900_000_000)
+    (repo / ".git" / "refs" / "tags" / "nn@v7.0.0").unlink()
+    (repo / ".git" / "refs" / "tags" / "zz@v7.0.0").write_text(sha + "\n")
+    assert outputs(repo) == outputs(repo, OFF)
+    assert outputs(repo) == outputs(repo, OFF)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_registries_read_the_same_every_way(seed: int, tmp_path: Path) -> None:
+    """Ties in time (also across time zones), every event kind, several artifacts."""
+    import random
+
+    rng = random.Random(seed)
+    repo = tmp_path / "repo"
+    dulwich_repo = Repo.init(str(repo), mkdir=True)
+    commits: list[Commit] = []
+    with dulwich_repo:
+        for number in range(3):
+            listed = rng.sample(["a", "b", "d:c", "x/y", "only"], rng.randint(0, 5))
+            blob = Blob.from_string("".join(f"{n}:\n  type: model\n" for n in listed).encode())
+            tree = Tree()
+            tree.add(b"artifacts.yaml", 0o100644, blob.id)
+            commit = Commit()
+            commit.tree = tree.id
+            commit.parents = [commits[-1].id] if commits else []
+            commit.author = commit.committer = b"Someone <someone@example.com>"
+            commit.author_time = commit.commit_time = 1_700_000_000 + number
+            commit.author_timezone = commit.commit_timezone = 0
+            commit.message = f"commit {number}\n".encode()
+            dulwich_repo.object_store.add_objects([(blob, None), (tree, None), (commit, None)])
+            commits.append(commit)
+        dulwich_repo.refs[Ref(b"refs/heads/master")] = commits[-1].id
+        dulwich_repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/master"))
+        names: set[str] = set()
+        for _ in range(rng.randint(5, 40)):
+            artifact = rng.choice(["a", "b", "d=c", "x/y"])
+            kind = rng.randrange(5)
+            counter = rng.randint(1, 99)
+            stage = rng.choice(["dev", "prod"])
+            version = f"v{rng.randint(0, 2)}.{rng.randint(0, 2)}.0"
+            name = (
+                f"{artifact}@{version}",
+                f"{artifact}@{version}!",
+                f"{artifact}#{stage}#{counter}",
+                f"{artifact}#{stage}!#{counter}",
+                f"{artifact}@deprecated",
+            )[kind]
+            if name in names:
+                continue
+            names.add(name)
+            tag = Tag()
+            tag.name = name.encode()
+            tag.object = (Commit, rng.choice(commits).id)
+            tag.tagger = b"Someone <someone@example.com>"
+            tag.tag_timezone = rng.choice([0, 3600, -7200])
+            tag.tag_time = 1_800_000_000 + rng.randint(0, 3) * 3600 - tag.tag_timezone
+            tag.message = b"m\n"
+            dulwich_repo.object_store.add_object(tag)
+            dulwich_repo.refs[Ref(b"refs/tags/" + name.encode())] = tag.id
+    without = outputs(repo, OFF)
+    assert outputs(repo) == without
+    state_file(repo).unlink()
+    assert outputs(repo) == without
