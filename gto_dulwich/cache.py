@@ -136,8 +136,13 @@ class IndexCache(_Store):
     section = "indexes"
 
     def get(self, key: str) -> dict[str, dict[str, Any]] | None:
+        """The cached file, checked on use (a damaged entry is a miss, not a crash)."""
         index = self.data.get(key)
-        return index if isinstance(index, dict) else None
+        if not isinstance(index, dict) or not all(
+            isinstance(name, str) and _valid_annotation(fields) for name, fields in index.items()
+        ):
+            return None
+        return index
 
     def put(self, key: str, index: dict[str, dict[str, Any]]) -> None:
         """Remember a parsed file, if it is plain JSON data (YAML may hold dates)."""
@@ -147,6 +152,20 @@ class IndexCache(_Store):
             return
         self.data[key] = index
         self.added += 1
+
+
+def _valid_annotation(fields: Any) -> bool:
+    """What ``Annotation.to_dict`` writes: these six keys, typed as it types them."""
+    return (
+        isinstance(fields, dict)
+        and fields.keys() == {"type", "path", "virtual", "labels", "description", "custom"}
+        and (fields["type"] is None or isinstance(fields["type"], str))
+        and (fields["path"] is None or isinstance(fields["path"], str))
+        and isinstance(fields["virtual"], bool)
+        and isinstance(fields["labels"], list)
+        and all(isinstance(label, str) for label in fields["labels"])
+        and isinstance(fields["description"], str)
+    )
 
 
 def _valid(sha: object, value: Any) -> bool:
