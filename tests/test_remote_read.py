@@ -77,7 +77,7 @@ def test_file_remote_reads_equal_a_local_clone(
     fixture: str, repos: dict[str, tuple[Path, Path]], tmp_path: Path
 ) -> None:
     server, clone = repos[fixture]
-    for args in _commands(fixture, limit=40):
+    for args in _commands(fixture, limit=20):
         _compare(args, clone, server.as_uri(), tmp_path)
 
 
@@ -87,7 +87,7 @@ def test_http_remote_reads_equal_a_local_clone(
 ) -> None:
     server, clone = repos[fixture]
     with serve_http(server) as http:
-        for args in _commands(fixture, limit=15):
+        for args in _commands(fixture, limit=8):
             _compare(args, clone, http.url, tmp_path)
 
 
