@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
@@ -35,6 +35,8 @@ from gto_dulwich.transport import Connection, connect, explain, redact_url, scru
 if TYPE_CHECKING:
     from dulwich.client import GitClient
     from dulwich.pack import UnpackedObject
+
+T = TypeVar("T")
 
 TAGS_PREFIX = b"refs/tags/"
 ZERO_SHA = b"0" * 40
@@ -120,23 +122,46 @@ def push_tags(
         except KeyError:
             raise PushError(f"tag '{name}' does not exist locally", url=shown) from None
 
+    return _talk(
+        git,
+        url,
+        "push",
+        lambda connection: _push(git, connection, local, deleting),
+        username=username,
+        password=password,
+    )
+
+
+def _talk(
+    git: GitRepo,
+    url: str,
+    operation: str,
+    action: Callable[[Connection], T],
+    *,
+    username: str | None,
+    password: str | None,
+) -> T:
+    """Run ``action`` over one connection to ``url``; every failure is one masked line."""
+    shown = redact_url(url)
+    secrets = secrets_in(url, password)
     connection: Connection | None = None
     try:
         connection = connect(
             url,
-            operation="push",
+            operation=operation,
             config=git.dulwich.get_config_stack(),
             username=username,
             password=password,
         )
-        return _push(git, connection, local, deleting)
+        return action(connection)
     except PushError as exc:
-        raise PushError(scrub(exc.message, secrets_in(url, password)), url=shown) from None
+        raise PushError(scrub(exc.message, secrets), url=shown) from None
     except Exception as exc:
-        message = explain(exc, shown, "push to", connection)
+        verb = "push to" if operation == "push" else "fetch from"
+        message = explain(exc, shown, verb, connection)
         if message is None:
             raise
-        raise PushError(scrub(message, secrets_in(url, password)), url=shown) from None
+        raise PushError(scrub(message, secrets), url=shown) from None
     finally:
         if connection is not None:
             connection.close()
@@ -299,28 +324,14 @@ def fetch_tags(
     annotated tag is never replaced; a lightweight one is, by the remote's
     tag of the same name (``actions/checkout`` makes those).
     """
-    url = remote_url(git, remote)
-    shown = redact_url(url)
-    connection: Connection | None = None
-    try:
-        connection = connect(
-            url,
-            operation="pull",
-            config=git.dulwich.get_config_stack(),
-            username=username,
-            password=password,
-        )
-        return _fetch_tags(git, connection, prefixes)
-    except PushError as exc:
-        raise PushError(scrub(exc.message, secrets_in(url, password)), url=shown) from None
-    except Exception as exc:
-        message = explain(exc, shown, "fetch from", connection)
-        if message is None:
-            raise
-        raise PushError(scrub(message, secrets_in(url, password)), url=shown) from None
-    finally:
-        if connection is not None:
-            connection.close()
+    return _talk(
+        git,
+        remote_url(git, remote),
+        "pull",
+        lambda connection: _fetch_tags(git, connection, prefixes),
+        username=username,
+        password=password,
+    )
 
 
 def _fetch_tags(
