@@ -91,6 +91,15 @@ class CommitInfo:
     message: str
 
 
+def ref_entry(ref: bytes, sha: bytes, peeled: bytes | None) -> RefEntry:
+    """The :class:`RefEntry` of ``refs/tags/<name>``."""
+    return RefEntry(
+        _text(ref[len(TAGS_PREFIX) :]),
+        sha.decode("ascii"),
+        peeled.decode("ascii") if peeled else None,
+    )
+
+
 class RepoError(GTOError):
     """A repository that cannot be read the way the command needs."""
 
@@ -141,14 +150,15 @@ def parse_packed_refs(data: bytes) -> tuple[dict[bytes, tuple[bytes, bytes | Non
         data += b"\n"
     first_line = data[: data.find(b"\n")]
     fully_peeled = first_line.startswith(b"#") and b" fully-peeled" in first_line
-    refs: dict[bytes, tuple[bytes, bytes | None]] = {}
-    consumed = 0
-    for match in _PACKED_ENTRY.finditer(data):
-        sha, name, peeled = match.groups()
-        refs[name] = (sha, peeled)
-        consumed += 1 if peeled is None else 2
+    found = _PACKED_ENTRY.findall(data)  # (sha, name, peeled or b"") per entry
+    refs = {name: (sha, peeled or None) for sha, name, peeled in found}
+    consumed = len(found) + sum(1 for _sha, _name, peeled in found if peeled)
     # Content lines = all lines minus comments and empty ones (counted by C code).
-    lines = data.count(b"\n") - len(_NOT_CONTENT_LINE.findall(data))
+    if b"\n\n" in data or b"\r" in data or data.startswith(b"\n"):
+        not_content = len(_NOT_CONTENT_LINE.findall(data))
+    else:  # the usual file: no empty lines, so only comments (at a line start) are not content
+        not_content = data.count(b"\n#") + data.startswith(b"#")
+    lines = data.count(b"\n") - not_content
     return refs, fully_peeled, lines - consumed
 
 
@@ -232,13 +242,28 @@ class GitRepo:
         listed, decided before anything else is read: commands that need one
         artifact never touch (or even decode) the others.
         """
+        found = self.tag_ref_map(prefixes)
+        return [ref_entry(name, *found[name]) for name in sorted(found)]
+
+    def tag_ref_map(
+        self, prefixes: Sequence[str] | None = None
+    ) -> dict[bytes, tuple[bytes, bytes | None]]:
+        """What :meth:`tag_refs` lists, unsorted and undecoded: ``{ref: (sha, peeled)}``.
+
+        ``peeled`` equals ``sha`` when a ``fully-peeled`` packed-refs says the ref
+        names a non-tag object, and is None when nothing is known.
+        """
         wanted = tuple(TAGS_PREFIX + p.encode("utf-8") for p in prefixes or ("",))
-        found: dict[bytes, tuple[bytes, bytes | None]] = {}
         common = self.commondir
         packed, fully_peeled = self.packed_refs()
-        for name, (sha, peeled) in packed.items():
-            if name.startswith(wanted):
-                found[name] = (sha, peeled if peeled or not fully_peeled else sha)
+        if not fully_peeled:  # the values as they are
+            found = {name: value for name, value in packed.items() if name.startswith(wanted)}
+        else:
+            found = {
+                name: (sha, peeled if peeled or not fully_peeled else sha)
+                for name, (sha, peeled) in packed.items()
+                if name.startswith(wanted)
+            }
         for directory in sorted({os.path.dirname(p) for p in wanted}):
             for root, _dirs, files in os.walk(common / os.fsdecode(directory)):
                 for file_name in files:
@@ -253,17 +278,7 @@ class GitRepo:
                         continue
                     if _is_sha(content):
                         found[ref] = (content, None)
-        entries = []
-        for name in sorted(found):
-            sha, peeled = found[name]
-            entries.append(
-                RefEntry(
-                    _text(name[len(TAGS_PREFIX) :]),
-                    sha.decode("ascii"),
-                    peeled.decode("ascii") if peeled else None,
-                )
-            )
-        return entries
+        return found
 
     def use_cache(self) -> None:
         """Keep parsed tag objects in the git directory (see :mod:`gto_dulwich.cache`)."""

@@ -47,10 +47,11 @@ from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
 from gto_dulwich.reducer import Artifact, RegistryState, reduce
+from gto_dulwich.repo import RefEntry, ref_entry
 
 if TYPE_CHECKING:
     from gto_dulwich.config import Config
-    from gto_dulwich.repo import GitRepo, RefEntry
+    from gto_dulwich.repo import GitRepo
 
 FORMAT = "gto_dulwich state cache"
 SCHEMA = 1
@@ -228,17 +229,18 @@ class ArtifactSummaries:
         self.path = git.commondir / GROUPS_FILE_NAME
 
     def view(self, options: ViewOptions, *, cache_threshold: int) -> View | None:
-        groups: dict[str, list[RefEntry]] = {}
-        for entry in self.git.tag_refs():
-            name = entry.name
-            cut = _GROUP_END.search(name)
-            if cut is not None:  # a name with no '@' or '#' is never a GTO tag
-                groups.setdefault(name[: cut.start()], []).append(entry)
+        refs = self.git.tag_ref_map()
+        groups: dict[bytes, list[bytes]] = {}
+        for ref in refs:
+            match = _GROUP.match(ref)
+            if match is not None:  # a name with no '@' or '#' is never a GTO tag
+                groups.setdefault(match[1], []).append(ref)
         stored = _load_groups(self.path)
         summaries: dict[str, dict[str, Any]] = {}
         stale: list[tuple[str, list[RefEntry]]] = []
-        for entries in groups.values():
-            digest = _group_digest(entries)
+        for names in groups.values():
+            names.sort()
+            digest = _group_digest(names, refs)
             summary = stored.get(digest)
             if summary is not None and (
                 not summary["clean"]
@@ -247,7 +249,8 @@ class ArtifactSummaries:
             ):
                 summaries[digest] = summary
             else:
-                stale.append((digest, entries))
+                stale.append((digest, [ref_entry(name, *refs[name]) for name in names]))
+        del refs, groups
         if stale:
             if (
                 sum(len(entries) for _, entries in stale) >= cache_threshold
@@ -349,7 +352,8 @@ class ArtifactSummaries:
         return list(index.artifacts)
 
 
-_GROUP_END = re.compile("[@#]")
+# refs/tags/<the artifact's part of a tag name>, up to the first '@' or '#'.
+_GROUP = re.compile(rb"refs/tags/([^@#]*)[@#]")
 _PASSES = (
     frozenset({EventKind.DEPRECATION}),
     frozenset({EventKind.REGISTRATION, EventKind.DEREGISTRATION}),
@@ -374,11 +378,13 @@ def _tag_events(artifact: Artifact) -> list[Event]:
     ]
 
 
-def _group_digest(entries: list[RefEntry]) -> str:
-    digest = hashlib.sha1(f"{SCHEMA} {__version__}".encode())
-    for entry in entries:
-        digest.update(f"\n{entry.name} {entry.sha} {entry.peeled}".encode())
-    return digest.hexdigest()
+def _group_digest(names: list[bytes], refs: dict[bytes, tuple[bytes, bytes | None]]) -> str:
+    """A hash of one group's refs: names (sorted), what they point to, and peeled values."""
+    lines = [f"{SCHEMA} {__version__}".encode()]
+    for name in names:
+        sha, peeled = refs[name]
+        lines.append(b"%s %s %s" % (name, sha, peeled or b"-"))
+    return hashlib.sha1(b"\n".join(lines)).hexdigest()
 
 
 def _assemble(

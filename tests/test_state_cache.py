@@ -73,7 +73,7 @@ def test_a_warm_show_reads_no_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         raise AssertionError("the registry was read")
 
     monkeypatch.setattr(api, "_read_state", fail)
-    monkeypatch.setattr(GitRepo, "tag_refs", fail)
+    monkeypatch.setattr(GitRepo, "tag_ref_map", fail)
     commands = [c for c in COMMANDS if "-v" not in c]  # -v reads everything for its report
     env = {"GTO_EMOJIS": "false"}  # part of the config, so of the fingerprint
     assert [run_cli(c, cwd=repo, env=env).stdout for c in commands] == [
@@ -235,21 +235,23 @@ def test_a_ref_written_during_the_read_is_not_filed_under_the_old_refs(
 ) -> None:
     built = build_fixture("showcase", tmp_path / "repo")
     repo = built.path
-    real = GitRepo.tag_refs
+    real = GitRepo.tag_ref_map
     added: list[str] = []
 
-    def racing(self: GitRepo, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
+    def racing(
+        self: GitRepo, prefixes: Sequence[str] | None = None
+    ) -> dict[bytes, tuple[bytes, bytes | None]]:
         listed = real(self, prefixes)
         name = f"rf#racer#{len(added) + 1}"
         _add_tag(repo, name, built.commits["c3"], 1_900_000_000 + len(added))
         added.append(name)
         return listed
 
-    monkeypatch.setattr(GitRepo, "tag_refs", racing)
+    monkeypatch.setattr(GitRepo, "tag_ref_map", racing)
     run_cli(["show", "--json"], cwd=repo)  # per-artifact summaries
     assert entries(repo) == []
     assert full_read_stores(repo) is False  # the whole registry
-    monkeypatch.setattr(GitRepo, "tag_refs", real)
+    monkeypatch.setattr(GitRepo, "tag_ref_map", real)
     assert len(added) == 2
     assert outputs(repo) == outputs(repo, OFF)
 
