@@ -575,10 +575,6 @@ def test_corrupt_cache_files_are_ignored(tmp_path: Path, monkeypatch: pytest.Mon
         assert _outputs(path) == expected, name
 
 
-@pytest.mark.xfail(
-    reason="cache.IndexCache.get returns a damaged entry as is (for the cache owner)",
-    strict=False,
-)
 def test_a_damaged_entry_in_the_annotations_cache_is_a_miss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
