@@ -212,9 +212,16 @@ def _read_state(
             wanted.append((entry, parsed))
     if cache and git.index_cache is None:
         git.use_index_cache()
-    if cache and git.cache is None and len(wanted) >= CACHE_THRESHOLD:
+    loads_cache = cache and git.cache is None and len(wanted) >= CACHE_THRESHOLD
+    if loads_cache:
         git.use_cache()
+    tag_names = frozenset(entry.name for entry in entries)
     log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
+    # The refs and the parsed tag objects are events now: free them before folding.
+    del entries, wanted, ignored
+    if loads_cache and git.cache is not None:
+        git.cache.save()
+        git.cache = None
     head = git.head()
     indexes: dict[str, Index] = {}
     extra: list[Diagnostic] = []
@@ -274,7 +281,7 @@ def _read_state(
         state,
         artifacts=artifacts,
         diagnostics=state.diagnostics + tuple(extra),
-        tag_names=frozenset(entry.name for entry in entries),
+        tag_names=tag_names,
     )
 
 

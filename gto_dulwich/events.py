@@ -54,9 +54,15 @@ _KIND_OF_ACTION = {
 }
 
 
+_ZONES: dict[int, timezone] = {}
+
+
 def to_datetime(unix: int, tz_offset: int) -> datetime:
     """A timestamp in the tagger's (or committer's) own zone, as GTO prints it."""
-    return datetime.fromtimestamp(unix, timezone(timedelta(seconds=tz_offset)))
+    zone = _ZONES.get(tz_offset)
+    if zone is None:  # one zone object per offset, shared by every event in it
+        zone = _ZONES[tz_offset] = timezone(timedelta(seconds=tz_offset))
+    return datetime.fromtimestamp(unix, zone)
 
 
 @dataclass(frozen=True, slots=True)

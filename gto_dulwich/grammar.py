@@ -254,17 +254,19 @@ def _parse_fast(text: str) -> TagName | None:
     if digits is not None:
         significant = digits.lstrip("0") or "0"
         counter, zeros = int(significant), len(digits) - len(significant)
-    tag = object.__new__(TagName)
-    for field, value in (
-        ("name", artifact.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR)),
-        ("action", action),
-        ("version", version),
-        ("stage", stage),
-        ("counter", counter),
-        ("counter_leading_zeros", zeros),
-    ):
-        object.__setattr__(tag, field, value)
+    tag = _new(TagName)
+    _set(tag, "name", artifact.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR))
+    _set(tag, "action", action)
+    _set(tag, "version", version)
+    _set(tag, "stage", stage)
+    _set(tag, "counter", counter)
+    _set(tag, "counter_leading_zeros", zeros)
     return tag
+
+
+# A TagName built field by field, without re-validating what the regex proved.
+_new = object.__new__
+_set = object.__setattr__
 
 
 def parse_tag(text: str) -> TagName:

@@ -309,7 +309,7 @@ class GitRepo:
                     "annotated",
                     target,
                     target_type,
-                    tag_name,
+                    entry.name if tag_name == entry.name else tag_name,  # one string, not two
                     name,
                     email,
                     when,

@@ -237,7 +237,7 @@ class ArtifactSummaries:
                 groups.setdefault(match[1], []).append(ref)
         stored = _load_groups(self.path)
         summaries: dict[str, dict[str, Any]] = {}
-        stale: list[tuple[str, list[RefEntry]]] = []
+        stale: list[tuple[str, list[bytes]]] = []
         for names in groups.values():
             names.sort()
             digest = _group_digest(names, refs)
@@ -249,15 +249,13 @@ class ArtifactSummaries:
             ):
                 summaries[digest] = summary
             else:
-                stale.append((digest, [ref_entry(name, *refs[name]) for name in names]))
-        del refs, groups
+                stale.append((digest, names))
+        del groups
         if stale:
-            if (
-                sum(len(entries) for _, entries in stale) >= cache_threshold
-                and self.git.cache is None
-            ):
+            if sum(len(names) for _, names in stale) >= cache_threshold and self.git.cache is None:
                 self.git.use_cache()
-            for digest, entries in stale:
+            for digest, names in stale:
+                entries = [ref_entry(name, *refs[name]) for name in names]
                 summary = self._summarize(entries, options, stored.get(digest))
                 if summary is None:
                     return None

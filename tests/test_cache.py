@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,21 @@ def test_cache_is_written_and_entries_are_checked_on_use(tmp_path: Path) -> None
     assert cache.exists()
     # A damaged entry (wrong shape) is a miss, not a crash or a wrong answer.
     text = cache.read_text()
-    damaged = text.replace('"GTO Tester",', "[],", 1)
-    assert damaged != text
-    cache.write_text(damaged)
-    assert run_cli(["history", "--json"], cwd=repo).stdout == expected
+    data = json.loads(text)
+    sha, entry = next(iter(data["tags"].items()))
+    fields = entry.split("\x00")
+    for damaged in (
+        "\x00".join(fields[:-1]),  # a field short
+        "\x00".join([*fields, "x"]),  # one too many
+        "\x00".join([*fields[:3], "later", *fields[4:]]),  # a time that is not a number
+        fields,  # the old list form
+        7,
+    ):
+        cache.write_text(json.dumps({**data, "tags": {**data["tags"], sha: damaged}}))
+        assert run_cli(["history", "--json"], cwd=repo).stdout == expected
     # A cache from another format version is ignored.
-    cache.write_text(text.replace('"version":1', '"version":999'))
+    assert '"version":2' in text
+    cache.write_text(text.replace('"version":2', '"version":999'))
     assert run_cli(["history", "--json"], cwd=repo).stdout == expected
 
 
