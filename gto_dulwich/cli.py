@@ -438,9 +438,6 @@ def event_sentence(event: Event) -> str:
 @click.option("--version", "version_only", is_flag=True, help="Output artifact version.")
 @click.option("--event", "event_only", is_flag=True, help="Show event.")
 @click.option("--stage", "stage_only", is_flag=True, help="Show artifact stage.")
-def check_ref(
-    ref: str | None,
-    repo: str,
 @click.option(
     "--github-output",
     is_flag=True,
@@ -453,11 +450,17 @@ def check_ref(
     envvar="GTO_DULWICH_FETCH_TAGS",
     help="First fetch the artifact's annotated tags from origin (repairs shallow CI checkouts).",
 )
+def check_ref(
+    ref: str | None,
+    repo: str,
     as_json: bool,
     name_only: bool,
     version_only: bool,
     event_only: bool,
     stage_only: bool,
+    github_output: bool,
+    fail_if_none: bool,
+    fetch_tags: bool,
 ) -> None:
     """Find out the artifact version registered or assigned with a tag (TAG or refs/tags/TAG).
 
@@ -468,9 +471,6 @@ def check_ref(
 
     from gto_dulwich import api, ci, render
     from gto_dulwich.transport import is_url
-    github_output: bool,
-    fail_if_none: bool,
-    fetch_tags: bool,
 
     _only_one(
         {
@@ -516,9 +516,6 @@ def check_ref(
             echo(event.stage)
     else:
         echo(f"{_marker('✅ ')} {render.safe(event_sentence(event))}")
-
-
-# -- stages, doctor, parse-tag ----------------------------------------------------------
 
 
 def _triggered_event(
@@ -571,6 +568,9 @@ def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
         "path": annotation.path if annotation else None,
         "description": annotation.description if annotation else None,
     }
+
+
+# -- stages, doctor, parse-tag ----------------------------------------------------------
 
 
 @cli.command()
@@ -782,13 +782,13 @@ def _printer(push: bool, repo: str) -> Reporter:
     """
     import shlex
 
-    def report(change: Change) -> None:
-        quoted = shlex.quote(change.tag)
-        if change.kind == "created":
     from gto_dulwich.transport import is_url
 
     push = push or is_url(repo)
 
+    def report(change: Change) -> None:
+        quoted = shlex.quote(change.tag)
+        if change.kind == "created":
             assert change.step is not None
             echo(f"Created git tag '{change.tag}' that {change.step.describe()}")
             if not push:
