@@ -256,7 +256,9 @@ def test_a_ref_written_during_the_read_is_not_filed_under_the_old_refs(
     assert outputs(repo) == outputs(repo, OFF)
 
 
-def test_the_fingerprint_covers_refs_head_objects_and_config(tmp_path: Path) -> None:
+def test_the_fingerprint_covers_refs_head_objects_and_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     built = build_fixture("detached_packed", tmp_path / "repo")
     repo = built.path
 
@@ -280,6 +282,8 @@ def test_the_fingerprint_covers_refs_head_objects_and_config(tmp_path: Path) -> 
         seen.add(key())
     assert key(Config(stages=("prod",))) not in seen
     assert key(enrich_all=True) not in seen
+    monkeypatch.setattr(statecache, "__version__", "another")
+    assert key() not in seen  # another release of ours never reads this one's answers
 
 
 def test_concurrent_processes_agree_and_leave_a_whole_file(tmp_path: Path) -> None:
