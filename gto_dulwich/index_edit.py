@@ -41,10 +41,7 @@ from gto_dulwich.repo import CannotWrite, GitRepo
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
 
-__all__ = ["LOCK_TIMEOUT", "IndexLocked", "annotate", "locked", "remove"]
-
-#: Seconds to wait for another writer's lock before giving up.
-LOCK_TIMEOUT = 5.0
+__all__ = ["IndexLocked", "annotate", "locked", "remove"]
 
 # GTO's field order: a new entry lists its keys in this order.
 _FIELD_ORDER = ("type", "path", "virtual", "labels", "description", "custom")
@@ -89,7 +86,7 @@ def annotate(
     labels: Sequence[str] = (),
     description: str | None = None,
     custom: Any = None,
-    lock_timeout: float = LOCK_TIMEOUT,
+    lock_timeout: float | None = None,
 ) -> Annotation:
     """Add ``name`` to the work tree's index or merge the given fields into its entry.
 
@@ -160,7 +157,7 @@ def annotate(
     return result
 
 
-def remove(git: GitRepo, name: str, *, config: Config, lock_timeout: float = LOCK_TIMEOUT) -> bool:
+def remove(git: GitRepo, name: str, *, config: Config, lock_timeout: float | None = None) -> bool:
     """Delete ``name``'s entry from the work tree's index; False when it was not there."""
     check_name(name)
     target = _index_file(git, config)
@@ -269,11 +266,12 @@ def _read(target: Path, index: str) -> tuple[str, dict[str, Any], Index]:
 
 @contextlib.contextmanager
 def locked(
-    target: Path, *, index: str | None = None, timeout: float = LOCK_TIMEOUT
+    target: Path, *, index: str | None = None, timeout: float | None = None
 ) -> Iterator[None]:
     """Hold ``<target>.lock`` (git's protocol) for a read-modify-write of ``target``.
 
-    Waits up to ``timeout`` seconds for another holder, then raises
+    Waits up to ``timeout`` seconds (default: ``GTO_DULWICH_LOCK_TIMEOUT``, as
+    every writer does) for another holder, then raises
     :class:`IndexLocked`.  Only a lock this call created is removed on exit: a
     lock someone deleted and re-created meanwhile belongs to them.  The lock
     holds the owner's pid and a random token, for people and for that check.
@@ -283,6 +281,10 @@ def locked(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWrite(exc) from None
+    if timeout is None:
+        from gto_dulwich.write import lock_patience
+
+        timeout = lock_patience()
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:

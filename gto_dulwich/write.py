@@ -33,7 +33,8 @@ _COUNTER_ROOM = len("#999999999")
 _LOCK_SUFFIX = len(".lock")
 
 
-def _patience() -> float:
+def lock_patience() -> float:
+    """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
     try:
         return float(os.environ.get(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS))
     except ValueError:
@@ -71,7 +72,7 @@ def counter_lock(git: GitRepo) -> Iterator[None]:
     only while scanning the counters and claiming one ref.
     """
     path = git.commondir / "gto-counter.lock"
-    deadline = time.monotonic() + _patience()
+    deadline = time.monotonic() + lock_patience()
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -100,7 +101,7 @@ def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
 
 
 def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
-    deadline = time.monotonic() + _patience()
+    deadline = time.monotonic() + lock_patience()
     while True:
         tag = step.tag
         if step.counter_form:
@@ -142,7 +143,7 @@ def delete(git: GitRepo, tag: str) -> None:
     entries = {e.name: e.sha for e in git.tag_refs((tag,)) if e.name == tag}
     if tag not in entries:
         raise TagNotFound(tag)
-    deadline = time.monotonic() + _patience()
+    deadline = time.monotonic() + lock_patience()
     while True:
         try:
             deleted = git.delete_tag(tag, entries[tag])
@@ -190,7 +191,7 @@ def wait_for_locks(git: GitRepo, steps: Sequence[Step]) -> None:
         locks.append(common / "refs" / "tags" / f"{name}.lock")
         if isinstance(step, DeleteTag) and f"refs/tags/{name}".encode() in packed:
             locks.append(common / "packed-refs.lock")
-    deadline = time.monotonic() + _patience()
+    deadline = time.monotonic() + lock_patience()
     for lock in dict.fromkeys(locks):
         while lock.exists():
             if time.monotonic() > deadline:

@@ -632,3 +632,23 @@ def test_a_byte_order_mark_is_kept(work: Path) -> None:
         annotate(git, "b", config=CONFIG)
         assert remove(git, "a", config=CONFIG)
     assert (work / "artifacts.yaml").read_bytes() == "\ufeffb: {}\n".encode()
+
+
+def test_a_stale_index_lock_is_named_after_gto_dulwich_lock_timeout(tmp_path: Path) -> None:
+    """`annotate` on the CLI waits as long as every writer does, then names the lock."""
+    from tests.helpers import build_fixture, run_cli
+
+    repo = tmp_path / "repo"
+    build_fixture("showcase", repo)
+    (repo / "artifacts.yaml.lock").write_text("12345 stale\n")
+    before = (repo / "artifacts.yaml").read_bytes()
+    result = run_cli(
+        ["annotate", "new", "--type", "model"],
+        cwd=repo,
+        env={"GTO_DULWICH_LOCK_TIMEOUT": "0.1"},
+    )
+    assert result.exit_code == 1
+    assert "artifacts.yaml.lock" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (repo / "artifacts.yaml").read_bytes() == before
+    assert (repo / "artifacts.yaml.lock").exists()
