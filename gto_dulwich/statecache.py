@@ -182,7 +182,7 @@ class StateCache:
             entry["used_stages"] = list(stages)
         views = [(k, v) for k, v in entry["views"].items() if k != options.key]
         entry["views"] = {
-            **dict(views[len(views) - (MAX_VIEWS - 1) :] if len(views) >= MAX_VIEWS else views),
+            **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
             options.key: [
                 list(stages),
                 [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
@@ -303,7 +303,8 @@ class ArtifactSummaries:
             firsts.append(list(first) if first is not None else None)
         stages = sorted({s.stage for v in artifact.versions for s in v.stages})
         (row,) = options.rows(single, stages)
-        views = dict(known["views"]) if known is not None and known.get("artifact") else {}
+        kept = list(known["views"].items()) if known is not None and known.get("artifact") else []
+        views = {k: v for k, v in kept[-(MAX_VIEWS - 1) :] if k != options.key}
         views[options.key] = [
             row.latest,
             {stage: held for stage, held in row.stages.items() if held},
