@@ -422,16 +422,21 @@ def _tag_of(ref: str) -> str:
     return ref[len("refs/tags/") :] if ref.startswith("refs/tags/") else ref
 
 
+def artifact_of_ref(ref: str) -> str | None:
+    """The artifact a tag (``T`` or ``refs/tags/T``) names; None when it is not a registry tag."""
+    parsed = parse_ref_name(_tag_of(ref))
+    return parsed.name if parsed else None
+
+
 def check_ref(repo: RepoLike, ref: str) -> list[Event]:
     """The registry events a tag created: ``[]`` when it is not an annotated GTO tag."""
-    tag = _tag_of(ref)
-    parsed = parse_ref_name(tag)
-    if parsed is None:
+    artifact = artifact_of_ref(ref)
+    if artifact is None:
         _check_config(repo)
         return []
-    registry, owned = _registry(repo, artifact=parsed.name)
+    registry, owned = _registry(repo, artifact=artifact)
     try:
-        return find_event(registry.state, tag)
+        return find_event(registry.state, _tag_of(ref))
     finally:
         if owned:
             registry.close()
@@ -444,11 +449,11 @@ def tag_problem(repo: RepoLike, ref: str) -> str | None:
     shallow clones often have no tags at all; both look like "no event".
     None when neither applies (the tag simply is not a registry tag).
     """
-    tag = _tag_of(ref)
-    parsed = parse_ref_name(tag)
-    if parsed is None:
+    artifact = artifact_of_ref(ref)
+    if artifact is None:
         return None
-    registry, owned = _registry(repo, artifact=parsed.name)
+    tag = _tag_of(ref)
+    registry, owned = _registry(repo, artifact=artifact)
     try:
         git = registry.git
         entries = [e for e in git.tag_refs([tag]) if e.name == tag]
@@ -476,8 +481,8 @@ def fetch_tags(
     """
     from gto_dulwich.remote import fetch_tags as _fetch
 
-    parsed = parse_ref_name(_tag_of(ref)) if ref else None
-    prefixes = artifact_prefixes(parsed.name) if parsed else None
+    artifact = artifact_of_ref(ref) if ref else None
+    prefixes = artifact_prefixes(artifact) if artifact else None
     git = _open_git(repo, remote=False)
     try:
         return _fetch(git, prefixes, remote=remote)

@@ -524,7 +524,7 @@ def _triggered_event(
     """The one event ``ref`` created (None: not a registry event), step outputs written."""
     from gto_dulwich import api, ci
 
-    artifact = _artifact_of_ref(ref)
+    artifact = api.artifact_of_ref(ref)
     if artifact is None:
         api.check_ref(repo, ref)  # reads no tag, but still fails on a bad .gto
         if fail_if_none:
@@ -546,15 +546,6 @@ def _triggered_event(
             fields = _ci_fields(events[0], annotation)
             ci.append_github_output(output_file, ci.output_values(fields))
         return events[0]
-
-
-def _artifact_of_ref(ref: str) -> str | None:
-    """The artifact a tag ref names, to read only its tags (None: not a registry tag)."""
-    from gto_dulwich.events import parse_ref_name
-
-    tag = ref[len("refs/tags/") :] if ref.startswith("refs/tags/") else ref
-    parsed = parse_ref_name(tag)
-    return parsed.name if parsed else None
 
 
 def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:

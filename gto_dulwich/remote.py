@@ -347,17 +347,17 @@ def _fetch_tags(
         for name, sha in listing.refs.items()
         if sha and name.startswith(wanted) and not name.endswith(b"^{}")
     }
-    ours = {bytes(_ref(e.name)): e.sha.encode("ascii") for e in git.tag_refs(prefixes)}
+    local = {bytes(_ref(e.name)): e for e in git.tag_refs(prefixes)}
     add: dict[bytes, bytes] = {}
     replace: dict[bytes, tuple[bytes, bytes]] = {}
     kept: list[str] = []
     for ref, sha in sorted(theirs.items()):
-        mine = ours.get(ref)
-        if mine is None:
+        entry = local.get(ref)
+        if entry is None:
             add[ref] = sha
-        elif mine != sha:
-            if git.read_tag(git.tag_refs([_tag_name(ref)])[0]).kind == "lightweight":
-                replace[ref] = (mine, sha)
+        elif entry.sha.encode("ascii") != sha:
+            if git.read_tag(entry).kind == "lightweight":
+                replace[ref] = (entry.sha.encode("ascii"), sha)
             else:
                 kept.append(_tag_name(ref))
     store = git.dulwich.object_store
