@@ -51,15 +51,19 @@ def run_process(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     without_git: bool = True,
+    prefix: Sequence[str] = (),
 ) -> Result:
-    """Run the installed ``gto`` script as a real process; by default with no git on PATH."""
+    """Run the installed ``gto`` script as a real process; by default with no git on PATH.
+
+    ``prefix`` runs it through another command (e.g. ``unshare`` for a user namespace).
+    """
     script = Path(sys.executable).parent / "gto"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GTO_"))}
     if without_git:
         environment["PATH"] = path_without_git()
     environment.update(env or {})
     done = subprocess.run(
-        [str(script), *args],
+        [*prefix, str(script), *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -167,6 +168,14 @@ def write_git_packed_refs(path: Path) -> bytes:
     return data
 
 
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def set_origin(local: Path, url: str) -> None:
     """Point ``remote.origin.url`` of ``local`` at ``url``."""
     with Repo(str(local)) as repo:
@@ -216,17 +225,23 @@ class HttpRemote:
 
 @contextlib.contextmanager
 def serve_http(
-    repo_path: Path, *, username: str | None = None, password: str | None = None
+    repo_path: Path,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    wrap: Callable[[WSGIApplication], WSGIApplication] | None = None,
 ) -> Iterator[HttpRemote]:
     """Serve the repository at ``repo_path`` over smart HTTP at ``http://127.0.0.1:PORT/``.
 
     With ``username`` (and ``password``) every request must carry those Basic
-    credentials.  Unlike dulwich's stock server this binds to the loopback
-    interface only.
+    credentials; ``wrap`` puts another WSGI middleware in front.  Unlike
+    dulwich's stock server this binds to the loopback interface only.
     """
     repo = Repo(str(repo_path))
     try:
         app = make_wsgi_chain(DictBackend({"/": cast(BackendRepo, repo)}))
+        if wrap is not None:
+            app = wrap(app)
         if username is not None:
             app = BasicAuth(app, username, password or "")
         server = make_server(

@@ -33,7 +33,7 @@ from dulwich.repo import Repo
 from gto_dulwich import api
 from gto_dulwich.builder import build_repo
 from gto_dulwich.cache import FILE_NAME, INDEX_FILE_NAME
-from tests.helpers import Result, path_without_git, run_cli
+from tests.helpers import Result, path_without_git, run_cli, run_process
 
 IDENTITY = {"GIT_COMMITTER_NAME": "Writer", "GIT_COMMITTER_EMAIL": "writer@example.com"}
 ENV = {
@@ -619,21 +619,9 @@ def _chmod_tree(path: Path, remove_write: bool) -> None:
 def test_read_only_repository(tmp_path: Path) -> None:
     prefix = _unprivileged()
     path = build_repo(spec(), tmp_path / "repo").path
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GTO_"))}
-    env.update({**ENV, "PATH": path_without_git()})
-    script = str(Path(sys.executable).parent / "gto")
 
     def run(*args: str) -> Result:
-        done = subprocess.run(
-            [*prefix, script, *args],
-            cwd=path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
+        return run_process(args, cwd=path, env=ENV, prefix=prefix)
 
     expected = {args: run(*args).stdout for args in (("show", "--json"), ("history", "--json"))}
     before = state_files(path)

@@ -25,6 +25,7 @@ from tests.servers import (
     Pair,
     add_commit,
     add_tag,
+    closed_port,
     copy_objects,
     make_pair,
     ref_dict,
@@ -56,14 +57,16 @@ def pair(tmp_path: Path) -> Pair:
 
 
 @contextlib.contextmanager
-def served(pair: Pair, transport: str, **auth: str) -> Iterator[str]:
+def served(
+    pair: Pair, transport: str, *, username: str | None = None, password: str | None = None
+) -> Iterator[str]:
     """Point the local repo's ``origin`` at the remote over ``transport``; yield the URL."""
     if transport == "file":
         url = pair.remote.as_uri()
         set_origin(pair.local, url)
         yield url
         return
-    with serve_http(pair.remote, **auth) as server:
+    with serve_http(pair.remote, username=username, password=password) as server:
         set_origin(pair.local, server.url)
         yield server.url
 
@@ -106,14 +109,6 @@ def objects_in_new_packs(repo: Path, before: set[str]) -> set[bytes]:
             if Path(pack._basename).name + ".pack" not in before:
                 found.update(bytes(sha) for sha in pack.index)
     return found
-
-
-def closed_port() -> int:
-    """A loopback port with nothing listening (bound once, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- pushing -----------------------------------------------------------------

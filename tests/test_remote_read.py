@@ -23,7 +23,7 @@ from gto_dulwich.builder import build_repo, load_spec
 from gto_dulwich.mirror import RemoteRepo
 from gto_dulwich.transport import is_url
 from tests.helpers import FIXTURES, Result, build_fixture, run_cli, run_process
-from tests.servers import HttpRemote, ref_dict, serve_http
+from tests.servers import HttpRemote, closed_port, ref_dict, serve_http
 
 GOLDEN = FIXTURES / "golden"
 IDENTITY = {"GIT_COMMITTER_NAME": "Remote Tester", "GIT_COMMITTER_EMAIL": "rt@example.com"}
@@ -280,8 +280,8 @@ class ReadOnly:
 
 def test_rejected_push_is_one_line_and_changes_nothing(server: Path, tmp_path: Path) -> None:
     before = ref_dict(server)
-    with serve_wrapped(server, ReadOnly) as url:
-        result = run_cli(["register", "newart", "-r", url], cwd=tmp_path, env=IDENTITY)
+    with serve_http(server, wrap=ReadOnly) as http:
+        result = run_cli(["register", "newart", "-r", http.url], cwd=tmp_path, env=IDENTITY)
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -296,39 +296,6 @@ def test_annotate_refuses_a_url(server: Path, tmp_path: Path) -> None:
 
 
 # -- authentication and failures ------------------------------------------------------
-
-
-def serve_wrapped(path: Path, wrapper: Any) -> Any:
-    """serve_http with a WSGI middleware around dulwich's app."""
-    import contextlib
-    import threading
-    from typing import cast
-    from wsgiref.simple_server import make_server
-
-    from dulwich.repo import Repo
-    from dulwich.server import BackendRepo, DictBackend
-    from dulwich.web import WSGIServerLogger, make_wsgi_chain
-
-    from tests.servers import _QuietHandler
-
-    @contextlib.contextmanager
-    def serve() -> Iterator[str]:
-        repo = Repo(str(path))
-        app = wrapper(make_wsgi_chain(DictBackend({"/": cast(BackendRepo, repo)})))
-        httpd = make_server(
-            "127.0.0.1", 0, app, server_class=WSGIServerLogger, handler_class=_QuietHandler
-        )
-        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01})
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{httpd.server_port}/"
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=10)
-            httpd.server_close()
-            repo.close()
-
-    return serve()
 
 
 TOKEN = "s3cret-t0ken-value"
@@ -394,12 +361,6 @@ def test_write_with_a_token_pushes(private: HttpRemote, server: Path, tmp_path: 
     assert result.exit_code == 0, result.stderr
     assert list(_new_refs(before, ref_dict(server))) == [b"refs/tags/newart@v0.0.1"]
     _no_secret(result)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("scheme", ["http", "git"])
