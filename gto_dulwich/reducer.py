@@ -197,10 +197,6 @@ class Version:
         event = self.authoring_event
         return event.tag if isinstance(event, Event) else event.commit
 
-    @property
-    def all_events(self) -> tuple[AnyEvent, ...]:
-        return (*self.registrations, *self.deregistrations, *self.enrichments, *self.stage_events)
-
     def stage(self, name: str) -> VStage | None:
         for vstage in self.stages:
             if vstage.stage == name:
