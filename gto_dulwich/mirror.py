@@ -38,7 +38,7 @@ from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError
 from gto_dulwich.repo import CommitInfo, GitRepo, RefEntry
-from gto_dulwich.transport import Connection, connect
+from gto_dulwich.transport import Connection, RemoteError, connect
 
 if TYPE_CHECKING:
     from dulwich.client import FetchPackResult
@@ -47,10 +47,6 @@ T = TypeVar("T")
 
 #: The files of the default branch head that a registry reads.
 SETTINGS_FILE = ".gto"
-
-
-class RemoteError(GTOError):
-    """A remote that could not be read: unreachable, refused credentials, not a repository."""
 
 
 class RemoteRepo(GitRepo):

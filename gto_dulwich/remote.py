@@ -28,9 +28,16 @@ from typing import TYPE_CHECKING, TypeVar
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
-from gto_dulwich.errors import GTOError
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.transport import Connection, connect, explain, redact_url, scrub, secrets_in
+from gto_dulwich.transport import (
+    Connection,
+    RemoteError,
+    connect,
+    explain,
+    redact_url,
+    scrub,
+    secrets_in,
+)
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -42,15 +49,8 @@ TAGS_PREFIX = b"refs/tags/"
 ZERO_SHA = b"0" * 40
 
 
-class PushError(GTOError):
-    """A push that failed or was not applied; the remote may be partly updated only on races.
-
-    ``url`` is the remote's URL without credentials.
-    """
-
-    def __init__(self, message: str, *, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
+class PushError(RemoteError):
+    """A push that failed or was not applied; the remote may be partly updated only on races."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +154,15 @@ def _talk(
             password=password,
         )
         return action(connection)
-    except PushError as exc:
-        raise PushError(scrub(exc.message, secrets), url=shown) from None
+    except RemoteError as exc:
+        raise type(exc)(scrub(exc.message, secrets), url=shown) from None
     except Exception as exc:
-        verb = "push to" if operation == "push" else "fetch from"
-        message = explain(exc, shown, verb, connection)
+        pushing = operation == "push"
+        message = explain(exc, shown, "push to" if pushing else "fetch from", connection)
         if message is None:
             raise
-        raise PushError(scrub(message, secrets), url=shown) from None
+        error = PushError if pushing else RemoteError
+        raise error(scrub(message, secrets), url=shown) from None
     finally:
         if connection is not None:
             connection.close()
