@@ -7,14 +7,28 @@ tested without a CI system.  ``check-ref`` is the command that uses them.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 TAGS_PREFIX = "refs/tags/"
 
-#: The keys ``check-ref --github-output`` writes, in order (gto-action's outputs).
-OUTPUT_KEYS = ("event", "name", "version", "stage", "type", "path", "description")
+#: The keys ``check-ref --github-output`` writes, in order: gto-action's outputs, then ours.
+OUTPUT_KEYS = (
+    "event",
+    "name",
+    "version",
+    "stage",
+    "type",
+    "path",
+    "description",
+    "commit",
+    "tag-message",
+)
+
+#: GitHub's file for a job's Markdown summary.
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
 def ref_from_env(environ: Mapping[str, str] | None = None) -> str | None:
@@ -66,3 +80,27 @@ def output_values(
 ) -> dict[str, str]:
     """Every key of ``keys`` with its value, ``""`` where there is none."""
     return {key: fields.get(key) or "" for key in keys}
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> None:
+    """Append ``text`` (UTF-8) to the file at ``path`` in one write (a step summary)."""
+    with open(Path(path), "ab") as handle:
+        handle.write(text.encode("utf-8"))
+
+
+_SERVER = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def github_web_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The repository's web address on GitHub (``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``).
+
+    None outside GitHub Actions, or when either value does not look like one:
+    the address goes into Markdown links, so nothing else may pass.
+    """
+    env = os.environ if environ is None else environ
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if _SERVER.fullmatch(server) and _REPOSITORY.fullmatch(repository):
+        return f"{server}/{repository}"
+    return None

@@ -443,6 +443,14 @@ def event_sentence(event: Event) -> str:
     is_flag=True,
     help="Also append event, name, version, stage, type, path and description to $GITHUB_OUTPUT.",
 )
+@click.option(
+    "--summary",
+    "summary_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Append a Markdown summary of the event to FILE "
+    "(--github-output appends it to $GITHUB_STEP_SUMMARY).",
+)
 @click.option("--fail-if-none", is_flag=True, help="Exit 1 when REF is not a registry event.")
 @click.option(
     "--fetch-tags",
@@ -459,6 +467,7 @@ def check_ref(
     event_only: bool,
     stage_only: bool,
     github_output: bool,
+    summary_file: str | None,
     fail_if_none: bool,
     fetch_tags: bool,
 ) -> None:
@@ -491,6 +500,9 @@ def check_ref(
     output_file = os.environ.get("GITHUB_OUTPUT") if github_output else None
     if github_output and not output_file:
         click.echo("warning: GITHUB_OUTPUT is not set; no step outputs written", err=True)
+    summaries = [summary_file] if summary_file else []
+    if github_output and os.environ.get(ci.SUMMARY_ENV):
+        summaries.append(os.environ[ci.SUMMARY_ENV])
     if fetch_tags and not is_url(repo):
         fetched = api.fetch_tags(repo, ref)
         for tag in fetched.replaced:
@@ -499,7 +511,7 @@ def check_ref(
             )
         for tag in fetched.kept:
             click.echo(f"warning: tag '{tag}' differs from origin's; kept the local one", err=True)
-    event = _triggered_event(repo, ref, output_file, fail_if_none)
+    event = _triggered_event(repo, ref, output_file, fail_if_none, summaries)
     if event is None:
         return
     if as_json:
@@ -519,9 +531,10 @@ def check_ref(
 
 
 def _triggered_event(
-    repo: str, ref: str, output_file: str | None, fail_if_none: bool
+    repo: str, ref: str, output_file: str | None, fail_if_none: bool, summaries: Sequence[str] = ()
 ) -> Event | None:
-    """The one event ``ref`` created (None: not a registry event), step outputs written."""
+    """The one event ``ref`` created (None: not a registry event), step outputs and
+    summaries written."""
     from gto_dulwich import api, ci
 
     artifact = api.artifact_of_ref(ref)
@@ -545,7 +558,19 @@ def _triggered_event(
             annotation = api.describe(registry, events[0].artifact, rev=events[0].commit)
             fields = _ci_fields(events[0], annotation)
             ci.append_github_output(output_file, ci.output_values(fields))
+        if summaries:
+            _write_summaries(registry, events[0], summaries)
         return events[0]
+
+
+def _write_summaries(registry: Any, event: Event, files: Sequence[str]) -> None:
+    from gto_dulwich import api, ci, summary
+
+    view = api.show(registry, event.artifact, enrich_all=False)
+    assert isinstance(view, api.ArtifactView)
+    text = summary.markdown(event, event_sentence(event), view.rows, web_url=ci.github_web_url())
+    for file in files:
+        ci.append_text(file, text)
 
 
 def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
@@ -558,6 +583,8 @@ def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
         "type": annotation.type if annotation else None,
         "path": annotation.path if annotation else None,
         "description": annotation.description if annotation else None,
+        "commit": event.commit,
+        "tag-message": event.message.removesuffix("\n"),
     }
 
 

@@ -154,6 +154,8 @@ def test_output_values_fill_every_key() -> None:
         "type": "",
         "path": "",
         "description": "",
+        "commit": "",
+        "tag-message": "",
     }
 
 
@@ -168,7 +170,9 @@ def test_github_output_file_for_an_assignment(repo: Path, tmp_path: Path) -> Non
         r"earlier=kept\n"
         r"event=assignment\nname=churn\nversion=v1.1.0\nstage=prod\n"
         r"type=model\npath=models/churn.pkl\n"
-        r"description<<(ghadelimiter_[0-9a-f]{32})\n(.*)\n\1\n",
+        r"description<<(ghadelimiter_[0-9a-f]{32})\n(.*)\n\1\n"
+        r"commit=([0-9a-f]{40})\n"
+        r"tag-message=Assigning stage prod to artifact churn version v1.1.0\n",
         text,
         flags=re.S,
     )
@@ -184,7 +188,16 @@ def test_github_output_file_for_a_registration(repo: Path, tmp_path: Path) -> No
     assert out.read_text() == (
         "event=registration\nname=plain\nversion=v0.1.0\nstage=\n"
         "type=dataset\npath=data/plain.csv\ndescription=one line\n"
+        f"commit={_commit_of(repo, 'plain@v0.1.0')}\n"
+        "tag-message=Registering artifact plain version v0.1.0\n"
     )
+
+
+def _commit_of(repo: Path, tag: str) -> str:
+    with Repo(str(repo)) as opened:
+        obj = opened.object_store[opened.refs[Ref(b"refs/tags/" + tag.encode())]]
+        assert isinstance(obj, Tag)
+        return obj.object[1].decode()
 
 
 def test_github_output_not_written_for_non_events(repo: Path, tmp_path: Path) -> None:
