@@ -18,7 +18,7 @@ GITHUB = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "org/m
 
 def _render(markdown: str) -> str:
     """HTML as a CommonMark renderer with GFM tables makes it (raw HTML allowed, as GitHub)."""
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    return str(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
 
 
 def test_summary_of_an_assignment_on_github(tmp_path: Path) -> None:
