@@ -104,3 +104,15 @@ def github_web_url(environ: Mapping[str, str] | None = None) -> str | None:
     if _SERVER.fullmatch(server) and _REPOSITORY.fullmatch(repository):
         return f"{server}/{repository}"
     return None
+
+
+def dotenv_lines(values: Mapping[str, str]) -> str:
+    """``values`` as a GitLab dotenv report: one ``KEY=value`` line each.
+
+    GitLab accepts only ``[A-Za-z0-9_]`` in keys and no line breaks in values,
+    so ``tag-message`` becomes ``tag_message`` and a multi-line value is joined
+    with spaces.
+    """
+    return "".join(
+        f"{key.replace('-', '_')}={' '.join(value.splitlines())}\n" for key, value in values.items()
+    )

@@ -451,6 +451,13 @@ def event_sentence(event: Event) -> str:
     help="Append a Markdown summary of the event to FILE "
     "(--github-output appends it to $GITHUB_STEP_SUMMARY).",
 )
+@click.option(
+    "--dotenv",
+    "dotenv_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Append the same values to FILE as a GitLab dotenv report (tag_message; one line each).",
+)
 @click.option("--fail-if-none", is_flag=True, help="Exit 1 when REF is not a registry event.")
 @click.option(
     "--fetch-tags",
@@ -468,6 +475,7 @@ def check_ref(
     stage_only: bool,
     github_output: bool,
     summary_file: str | None,
+    dotenv_file: str | None,
     fail_if_none: bool,
     fetch_tags: bool,
 ) -> None:
@@ -503,7 +511,8 @@ def check_ref(
     summaries = [summary_file] if summary_file else []
     if github_output and os.environ.get(ci.SUMMARY_ENV):
         summaries.append(os.environ[ci.SUMMARY_ENV])
-    if fetch_tags and not is_url(repo):
+    # A ref that names no artifact (a branch push) has no tags worth fetching.
+    if fetch_tags and not is_url(repo) and api.artifact_of_ref(ref) is not None:
         fetched = api.fetch_tags(repo, ref)
         for tag in fetched.replaced:
             click.echo(
@@ -511,7 +520,7 @@ def check_ref(
             )
         for tag in fetched.kept:
             click.echo(f"warning: tag '{tag}' differs from origin's; kept the local one", err=True)
-    event = _triggered_event(repo, ref, output_file, fail_if_none, summaries)
+    event = _triggered_event(repo, ref, output_file, fail_if_none, summaries, dotenv_file)
     if event is None:
         return
     if as_json:
@@ -531,7 +540,12 @@ def check_ref(
 
 
 def _triggered_event(
-    repo: str, ref: str, output_file: str | None, fail_if_none: bool, summaries: Sequence[str] = ()
+    repo: str,
+    ref: str,
+    output_file: str | None,
+    fail_if_none: bool,
+    summaries: Sequence[str] = (),
+    dotenv_file: str | None = None,
 ) -> Event | None:
     """The one event ``ref`` created (None: not a registry event), step outputs and
     summaries written."""
@@ -554,10 +568,13 @@ def _triggered_event(
             if fail_if_none:
                 raise GTOError(f"'{ref}' is not a registry event")
             return None
-        if output_file:
+        if output_file or dotenv_file:
             annotation = api.describe(registry, events[0].artifact, rev=events[0].commit)
-            fields = _ci_fields(events[0], annotation)
-            ci.append_github_output(output_file, ci.output_values(fields))
+            values = ci.output_values(_ci_fields(events[0], annotation))
+            if output_file:
+                ci.append_github_output(output_file, values)
+            if dotenv_file:
+                ci.append_text(dotenv_file, ci.dotenv_lines(values))
         if summaries:
             _write_summaries(registry, events[0], summaries)
         return events[0]

@@ -200,6 +200,21 @@ def _commit_of(repo: Path, tag: str) -> str:
         return obj.object[1].decode()
 
 
+def test_dotenv_report_for_gitlab(repo: Path, tmp_path: Path) -> None:
+    dotenv = tmp_path / "gto.env"
+    env = {"CI_COMMIT_TAG": "churn#prod#1"}
+    result = run_cli(["check-ref", "--dotenv", str(dotenv), "--event"], cwd=repo, env=env)
+    assert (result.exit_code, result.stdout) == (0, "assignment\n")
+    lines = dotenv.read_text().splitlines()
+    # GitLab's rule for dotenv keys; one line per value.
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+=.*", line) for line in lines), lines
+    assert lines[6:] == [
+        "description=Predicts churn. Trained on data=2024 [bold]x[/bold]",
+        f"commit={_commit_of(repo, 'churn@v1.1.0')}",
+        "tag_message=Assigning stage prod to artifact churn version v1.1.0",
+    ]
+
+
 def test_github_output_not_written_for_non_events(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "github_output"
     env = {"GITHUB_OUTPUT": str(out)}

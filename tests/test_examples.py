@@ -52,7 +52,9 @@ def test_ci_examples_are_yaml_that_calls_existing_options(name: str, tmp_path: P
         args = [a for a in call if a != "--fetch-tags"]
         result = run_cli(args, cwd=repo, env=env)
         assert result.exit_code == 0, (args, result.stderr)
-    assert "event=assignment\nname=rf\nversion=v1.2.3\nstage=production\n" in out.read_text()
+    # GitHub: $GITHUB_OUTPUT; GitLab: the dotenv report the job names.
+    written = "".join(p.read_text() for p in (out, repo / "gto.env") if p.exists())
+    assert "event=assignment\nname=rf\nversion=v1.2.3\nstage=production\n" in written
 
 
 def test_github_workflow_outputs_match_what_check_ref_writes() -> None:

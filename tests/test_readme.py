@@ -67,6 +67,6 @@ def test_readme_library_example_runs_as_written(demo: Path) -> None:
 def test_readme_shows_the_two_setup_commands_first() -> None:
     text = README.read_text(encoding="utf-8")
     first_block = _blocks("sh")[0]
-    assert first_block.splitlines()[0].startswith("make install")
+    assert first_block.splitlines()[0].startswith("make demo")
     assert first_block.splitlines()[1].startswith("make test")
     assert text.index("make install") < text.index("## The main job")
