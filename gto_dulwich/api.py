@@ -409,10 +409,85 @@ def _apply(shortcut: Shortcut, rows: list[VersionRow]) -> list[VersionRow]:
 def history(
     repo: RepoLike, artifact: str | None = None, ascending: bool = False
 ) -> list[HistoryRow]:
-    """Every registry event, newest first (oldest first with ``ascending``)."""
-    registry, owned = _registry(repo, artifact=artifact)
+    """Every registry event, newest first (oldest first with ``ascending``).
+
+    ``artifact`` may also be ``NAME#STAGE``: the assignments and unassignments of
+    that stage; or ``NAME@VERSION`` (``NAME@latest``): the registrations,
+    deregistrations and stage events of that version (GTO issue 251).
+    """
+    shortcut = parse_shortcut(artifact) if artifact else None
+    name = shortcut.name if shortcut else None
+    registry, owned = _registry(repo, artifact=name)
     try:
-        return _history(registry.state, artifact, ascending=ascending)
+        rows = _history(registry.state, name, ascending=ascending)
+        if shortcut is None or shortcut.name == artifact:
+            return rows
+        if shortcut.stage is not None:
+            return [row for row in rows if row.event.stage == shortcut.stage]
+        version = shortcut.version
+        if shortcut.latest:
+            found = registry.state.find(shortcut.name)
+            latest = found.latest if found else None
+            version = latest.version if latest else None
+        return [row for row in rows if version is not None and row.event.version == version]
+    finally:
+        if owned:
+            registry.close()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitView:
+    """``show --commit REV``: the versions at one commit, each with its artifact and stages."""
+
+    commit: str
+    rows: list[VersionRow]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [row.to_dict() for row in self.rows]
+
+
+def versions_at(
+    repo: RepoLike,
+    rev: str,
+    name: str | None = None,
+    *,
+    registered_only: bool = False,
+    deprecated: bool = False,
+    assignments_per_version: int = -1,
+    versions_per_stage: int = 1,
+    sort: Sort | str = Sort.TIMESTAMP,
+    enrich_all: bool = True,
+) -> CommitView:
+    """The versions registered at ``rev`` (GTO issue 312: "which version is this checkout?").
+
+    What ``show NAME`` lists (same options), for every artifact or only ``name``,
+    kept where the version's commit is ``rev``; by artifact name, highest first.
+    """
+    sort = Sort(sort)
+    shortcut = parse_shortcut(name) if name else None
+    registry, owned = _registry(
+        repo, artifact=shortcut.name if shortcut else None, enrich_all=enrich_all
+    )
+    try:
+        commit = registry.git.resolve(rev)
+        if shortcut is not None:
+            artifacts = [registry.artifact(shortcut.name)]
+        else:
+            artifacts = sorted(registry.state.artifacts.values(), key=lambda a: a.name)
+        rows: list[VersionRow] = []
+        for artifact in artifacts:
+            found = version_rows(
+                artifact,
+                deprecated=deprecated,
+                registered_only=registered_only,
+                assignments_per_version=assignments_per_version,
+                versions_per_stage=versions_per_stage,
+                sort=sort,
+            )
+            if shortcut is not None:
+                found = _apply(shortcut, found)
+            rows.extend(row for row in found if row.version.commit == commit)
+        return CommitView(commit, rows)
     finally:
         if owned:
             registry.close()

@@ -231,6 +231,13 @@ SORT_CHOICE = click.Choice(["timestamp", "semver"])
     show_default=True,
     help="Which version holds a stage: the last assigned, or the highest.",
 )
+@click.option(
+    "--commit",
+    "commit_rev",
+    default=None,
+    metavar="REV",
+    help="Only versions registered at this commit (e.g. HEAD: which version is this checkout?).",
+)
 def show(
     name: str | None,
     repo: str,
@@ -245,6 +252,7 @@ def show(
     av: int,
     vs: int,
     sort: str,
+    commit_rev: str | None,
 ) -> None:
     """Show the registry, or one artifact.
 
@@ -263,6 +271,24 @@ def show(
         },
         "Only one output format allowed",
     )
+    if commit_rev is not None:
+        _show_commit(
+            name,
+            repo,
+            commit_rev,
+            as_json,
+            plain,
+            name_only,
+            version_only,
+            stage_only,
+            ref_only,
+            registered_only,
+            deprecated,
+            av,
+            vs,
+            sort,
+        )
+        return
     with api.Registry.open(
         repo, artifact=_artifact_of(name), enrich_all=bool(name and as_json)
     ) as registry:
@@ -282,6 +308,67 @@ def show(
         _show_registry(view, plain, name_only, version_only, stage_only, ref_only)
     else:
         _show_artifact(view, plain, name_only, version_only, stage_only, ref_only)
+
+
+def _show_commit(
+    name: str | None,
+    repo: str,
+    rev: str,
+    as_json: bool,
+    plain: bool,
+    name_only: bool,
+    version_only: bool,
+    stage_only: bool,
+    ref_only: bool,
+    registered_only: bool,
+    deprecated: bool,
+    av: int,
+    vs: int,
+    sort: str,
+) -> None:
+    """``show --commit REV``: ``show NAME``'s rows at one commit, with an artifact column."""
+    from gto_dulwich import api, render
+
+    with api.Registry.open(repo, artifact=_artifact_of(name), enrich_all=as_json) as registry:
+        _report_diagnostics(registry)
+        view = api.versions_at(
+            registry,
+            rev,
+            name,
+            registered_only=registered_only,
+            deprecated=deprecated,
+            assignments_per_version=av,
+            versions_per_stage=vs,
+            sort=sort,
+        )
+    if as_json:
+        echo(render.to_json(view.to_dict()))
+        return
+    cut = render.cut_hexsha
+    for flag, value in (
+        (name_only, lambda r: r.version.artifact),
+        (version_only, lambda r: cut(r.version.version)),
+        (stage_only, lambda r: ", ".join(r.stages)),
+        (ref_only, lambda r: cut(r.version.ref)),
+    ):
+        if flag:
+            for row in view.rows:
+                echo(render.safe(value(row)))
+            return
+    if not view.rows:
+        echo(render.NOTHING_FOUND)
+        return
+    table = [
+        [
+            row.version.artifact,
+            cut(row.version.version),
+            ", ".join(row.stages),
+            str(row.version.created_at),
+            cut(row.version.ref),
+        ]
+        for row in view.rows
+    ]
+    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
 
 
 def _artifact_of(name: str | None) -> str | None:
@@ -376,11 +463,15 @@ def _show_artifact(
 @click.option("--plain", is_flag=True, help="Print table in grep-able format.")
 @click.option("--asc", "--ascending", "ascending", is_flag=True, help="Show oldest events first.")
 def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: bool) -> None:
-    """Show the history of events (registrations, assignments...), newest first."""
+    """Show the history of events (registrations, assignments...), newest first.
+
+    NAME may be ARTIFACT, ARTIFACT#STAGE (that stage's events) or ARTIFACT@vX.Y.Z
+    (that version's events; ARTIFACT@latest too).
+    """
     from gto_dulwich import api, render
 
     _only_one({"json": as_json, "plain": plain}, "Only one output format allowed")
-    with api.Registry.open(repo, artifact=name) as registry:
+    with api.Registry.open(repo, artifact=_artifact_of(name)) as registry:
         _report_diagnostics(registry)
         rows = api.history(registry, name, ascending=ascending)
     if as_json:
