@@ -1206,6 +1206,30 @@ def remove(name: str, repo: str) -> None:
 
 cli.add_command(tag_path)
 
+#: One example per command, shown at the end of its ``--help`` (tests run every one
+#: on GTO's showcase registry).
+EXAMPLES = {
+    "show": "gto show rf#production --version",
+    "history": "gto history rf#production --plain",
+    "check-ref": "gto check-ref 'rf#production#3' --json",
+    "stages": "gto stages --used",
+    "latest": "gto latest rf --ref",
+    "which": "gto which rf production",
+    "describe": "gto describe rf --path",
+    "doctor": "gto doctor",
+    "register": "gto register nn --bump-minor -m 'Retrained on new data'",
+    "assign": "gto assign nn --version v0.0.1 --stage production",
+    "deprecate": "gto deprecate rf v1.2.3 production",
+    "annotate": "gto annotate churn --type model --path models/churn.pkl",
+    "remove": "gto remove features",
+    "tag-path": "gto tag-path out/plot.png --set lr=0.001",
+    "print-state": "gto print-state",
+    "parse-tag": "gto parse-tag 'rf#production#3'",
+}
+for _name, _example in EXAMPLES.items():
+    # "\b": Click keeps the lines of that paragraph as they are.
+    cli.commands[_name].epilog = f"\b\nExample:\n  {_example}"
+
 
 def _safe(text: str) -> str:
     """Repository text inside an error message, made terminal-safe (and one line)."""
