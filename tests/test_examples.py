@@ -80,6 +80,7 @@ def _dockerfile_install(dockerfile: Path, venv: Path, source: Path) -> list[str]
     return swapped
 
 
+@pytest.mark.slow
 def test_dockerfile_install_runs_without_git(tmp_path: Path) -> None:
     dockerfile = EXAMPLES / "Dockerfile"
     assert 'ENTRYPOINT ["gto"]' in dockerfile.read_text()
