@@ -69,6 +69,6 @@ def test_fresh_clone_runs_make_demo_then_make_test(tmp_path: Path) -> None:
     test = _run("make test", clone, env)
     assert "pip install" not in test  # nothing changed: the stamp is newer than pyproject.toml
     assert re.search(r"^Success: no issues found in \d+ source files$", test, flags=re.M)
-    assert re.search(r"^3 passed", test.splitlines()[-1])
+    assert re.search(r"=+ 3 passed in ", test.splitlines()[-1])
     again = _run("make demo", clone, env)
     assert "pip install" not in again
