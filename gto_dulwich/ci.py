@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gto_dulwich.errors import GTOError
+
 TAGS_PREFIX = "refs/tags/"
 
 #: The keys ``check-ref --github-output`` writes, in order: gto-action's outputs, then ours.
@@ -84,8 +86,11 @@ def output_values(
 
 def append_text(path: str | os.PathLike[str], text: str) -> None:
     """Append ``text`` (UTF-8) to the file at ``path`` in one write (a step summary)."""
-    with open(Path(path), "ab") as handle:
-        handle.write(text.encode("utf-8"))
+    try:
+        with open(Path(path), "ab") as handle:
+            handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise GTOError(f"Cannot write '{os.fspath(path)}': {exc.strerror or exc}") from None
 
 
 _SERVER = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?")

@@ -177,3 +177,12 @@ def test_code_block_cannot_be_closed_from_inside() -> None:
         f'<pre><code class="language-text">{html.escape(text, quote=False)}\n</code></pre>\n'
         "<p>after</p>\n"
     )
+
+
+def test_an_unwritable_summary_file_is_one_line(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    build_fixture("showcase", repo)
+    target = tmp_path / "missing" / "summary.md"
+    result = run_cli(["check-ref", "rf@v1.2.3", "--summary", str(target)], cwd=repo)
+    assert result.exit_code == 1
+    assert result.stderr == f"❌ Cannot write '{target}': No such file or directory\n"
