@@ -462,6 +462,8 @@ def versions_at(
 
     What ``show NAME`` lists (same options), for every artifact or only ``name``,
     kept where the version's commit is ``rev``; by artifact name, highest first.
+    A commit-named version counts only when a stage was assigned to it: one that
+    merely lists the artifact in ``artifacts.yaml`` says nothing about a version.
     """
     sort = Sort(sort)
     shortcut = parse_shortcut(name) if name else None
@@ -486,7 +488,12 @@ def versions_at(
             )
             if shortcut is not None:
                 found = _apply(shortcut, found)
-            rows.extend(row for row in found if row.version.commit == commit)
+            rows.extend(
+                row
+                for row in found
+                if row.version.commit == commit
+                and not (row.version.discovered and not row.version.stage_events)
+            )
         return CommitView(commit, rows)
     finally:
         if owned:

@@ -120,6 +120,9 @@ def test_history_of_nothing_says_so(every: BuiltRepo) -> None:
 def test_which_version_is_this_checkout(showcase: BuiltRepo) -> None:
     result = run_cli(["show", "--commit", "HEAD", "rf", "--version"], cwd=showcase.path)
     assert (result.exit_code, result.stdout) == (0, "v1.2.4\n")
+    # nn and features are listed in artifacts.yaml at HEAD, but no tag names a version there.
+    result = run_cli(["show", "--commit", "HEAD", "--ref"], cwd=showcase.path)
+    assert (result.exit_code, result.stdout) == (0, "rf@v1.2.4\n")
     c2 = showcase.commits["c2"]
     result = run_cli(["show", "--commit", c2[:10], "--plain"], cwd=showcase.path)
     assert result.exit_code == 0, result.stderr
@@ -137,6 +140,12 @@ def test_which_version_is_this_checkout(showcase: BuiltRepo) -> None:
         assert result.stdout.splitlines() == lines
 
 
+def _tagged_at(version: dict[str, Any], commit: str) -> bool:
+    """A version record of ``show NAME --json`` that a tag puts at ``commit``."""
+    tagged = not version["discovered"] or version["ref"] != version["commit_hexsha"]
+    return bool(version["commit_hexsha"] == commit and tagged)
+
+
 def test_commit_json_is_show_json_at_that_commit(showcase: BuiltRepo, every: BuiltRepo) -> None:
     """The same records as `show NAME --json`, kept where commit_hexsha is the commit."""
     for built, names in ((showcase, ("rf", "nn")), (every, ("x", "dr", "ua", "srx", "dup"))):
@@ -145,11 +154,9 @@ def test_commit_json_is_show_json_at_that_commit(showcase: BuiltRepo, every: Bui
             for name in names:
                 for options in ((), ("-d",), ("--ro",)):
                     shown = _json(built.path, "show", name, *options)
-                    at = [v for v in shown if v["commit_hexsha"] == commit]
+                    at = [v for v in shown if _tagged_at(v, commit)]
                     assert _json(built.path, "show", "--commit", commit, name, *options) == at
-                everything += [
-                    v for v in _json(built.path, "show", name) if v["commit_hexsha"] == commit
-                ]
+                everything += [v for v in _json(built.path, "show", name) if _tagged_at(v, commit)]
             listed = [
                 v for v in _json(built.path, "show", "--commit", commit) if v["artifact"] in names
             ]
