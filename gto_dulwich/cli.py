@@ -672,11 +672,10 @@ def _triggered_event(
 
 
 def _write_summaries(registry: Any, event: Event, files: Sequence[str]) -> None:
-    from gto_dulwich import api, ci, summary
+    from gto_dulwich import ci, summary
 
-    view = api.show(registry, event.artifact, enrich_all=False)
-    assert isinstance(view, api.ArtifactView)
-    text = summary.markdown(event, event_sentence(event), view.rows, web_url=ci.github_web_url())
+    rows = summary.rows_after(registry.artifact(event.artifact), event)
+    text = summary.markdown(event, event_sentence(event), rows, web_url=ci.github_web_url())
     for file in files:
         ci.append_text(file, text)
 

@@ -15,8 +15,9 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from gto_dulwich.events import Event
-from gto_dulwich.queries import VersionRow
+from gto_dulwich.events import Event, EventLog
+from gto_dulwich.queries import VersionRow, version_rows
+from gto_dulwich.reducer import Artifact, reduce
 from gto_dulwich.render import cut_hexsha
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -65,6 +66,17 @@ def code_block(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}\n"
 
 
+def rows_after(artifact: Artifact, event: Event) -> list[VersionRow]:
+    """``show NAME``'s rows as they were right after ``event``: the artifact's tags folded
+    up to and including it, in GTO's order (a later tag, or a CI job re-run days later,
+    changes nothing)."""
+    upto = sorted(
+        (e for e in artifact.tag_events if e.sort_key <= event.sort_key), key=lambda e: e.sort_key
+    )
+    folded = reduce(EventLog(tuple(upto), ())).find(artifact.name)
+    return version_rows(folded) if folded is not None else []
+
+
 def _link(label: str, url: str | None) -> str:
     return f"[{label}]({url})" if url else label
 
@@ -93,7 +105,7 @@ def markdown(
     ]
     if rows:
         lines += [
-            f"Versions of {code(event.artifact)} and their stages now:",
+            f"Versions of {code(event.artifact)} and their stages after it:",
             "",
             "| version | stages | created_at | ref |",
             "| --- | --- | --- | --- |",

@@ -214,7 +214,7 @@ def _expected_summary(commit: str) -> str:
         f"[`{commit[:7]}`]({url}/commit/{commit}), by `CI Tester`, "
         "2024\\-05\\-02 12\\:00\\:00\\+00\\:00.\n"
         "\n"
-        "Versions of `models/sub:churn` and their stages now:\n"
+        "Versions of `models/sub:churn` and their stages after it:\n"
         "\n"
         "| version | stages | created_at | ref |\n"
         "| --- | --- | --- | --- |\n"
