@@ -187,3 +187,33 @@ def test_an_unwritable_summary_file_is_one_line(tmp_path: Path) -> None:
     result = run_cli(["check-ref", "rf@v1.2.3", "--summary", str(target)], cwd=repo)
     assert result.exit_code == 1
     assert result.stderr == f"❌ Cannot write '{target}': No such file or directory\n"
+
+
+@pytest.fixture(scope="module")
+def every_event(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_fixture("every_event", tmp_path_factory.mktemp("every") / "repo").path
+
+
+@pytest.mark.parametrize(
+    ("tag", "rows"),
+    [
+        # a deregistration hands the stage back to the previous holder
+        ("dr@v2.0.0!", [("v1.0.0", ["prod"])]),
+        ("dr#prod#2", [("v2.0.0", ["prod"]), ("v1.0.0", [])]),
+        ("ua#prod!#3", [("v2.0.0", []), ("v1.0.0", ["prod"])]),
+        ("ua#dev", [("v2.0.0", []), ("v1.0.0", ["dev", "prod"])]),
+        # deprecated: nothing to show (the table is left out)
+        ("dep@deprecated", []),
+        ("rea@v1.1.0", [("v1.1.0", []), ("v1.0.0", [])]),
+    ],
+)
+def test_rows_right_after_an_event_on_every_event(
+    every_event: Path, tag: str, rows: list[tuple[str, list[str]]]
+) -> None:
+    from gto_dulwich import api
+    from gto_dulwich.summary import rows_after
+
+    with api.Registry.open(every_event) as registry:
+        (event,) = api.check_ref(registry, tag)
+        after = rows_after(registry.artifact(event.artifact), event)
+    assert [(row.version.version, row.stages) for row in after] == rows
