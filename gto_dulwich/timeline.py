@@ -1,0 +1,133 @@
+"""The timeline picture of an artifact page: inline SVG, drawn here, no library.
+
+One lane per stage with a bar per period a version held it, and a lane of
+registration marks (deregistrations are a different shape, deprecations a
+dashed line across every lane), over a time axis.  Every bar and mark has a
+``<title>`` (a tooltip and what a screen reader reads), and a bar is labelled
+with its version where it is wide enough, so 20 versions read at a glance and
+500 still draw as distinct bars.  All repository text is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from markupsafe import Markup, escape
+
+from gto_dulwich.report import EventRecord, Period
+
+WIDTH = 1000
+GUTTER = 120  # lane labels
+RIGHT = 16
+AXIS = 26
+LANE = 26
+GAP = 6
+CHAR = 6.6  # average width of a label character at the font size used
+_STEPS = (
+    3600,
+    6 * 3600,
+    86400,
+    7 * 86400,
+    30 * 86400,
+    91 * 86400,
+    365 * 86400,
+    5 * 365 * 86400,
+)
+
+
+def _stamp(epoch: int, with_time: bool) -> str:
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+def _ticks(start: int, end: int) -> tuple[list[int], bool]:
+    span = max(end - start, 1)
+    step = next((s for s in _STEPS if span / s <= 8), _STEPS[-1] * (span // (_STEPS[-1] * 8) + 1))
+    first = (start // step + 1) * step
+    return list(range(first, end, step)), step < 86400
+
+
+def draw(
+    stages: Sequence[str],
+    periods: Sequence[Period],
+    events: Sequence[EventRecord],
+    *,
+    visible: Callable[[str], str],
+) -> Markup:
+    """The SVG for one artifact; ``visible`` shows control characters as text."""
+    marks = [e for e in events if e.kind in ("registration", "deregistration", "deprecation")]
+    times = [e.epoch for e in events] + [p.start for p in periods]
+    if not times:
+        return Markup("")
+    lanes = list(stages) + sorted({p.stage for p in periods} - set(stages))
+    start, last = min(times), max(times)
+    pad = max((last - start) // 20, 3600)
+    end = last + pad
+    start -= pad // 4
+    scale = (WIDTH - GUTTER - RIGHT) / (end - start)
+
+    def x(epoch: int) -> float:
+        return round(GUTTER + (epoch - start) * scale, 1)
+
+    def t(text: str) -> str:
+        return str(escape(visible(text)))
+
+    height = AXIS + (len(lanes) + 1) * (LANE + GAP) + 4
+    out: list[str] = []
+    ticks, with_time = _ticks(start, end)
+    for tick in ticks:
+        out.append(
+            f'<line class="tick" x1="{x(tick)}" x2="{x(tick)}" y1="{AXIS - 4}" y2="{height}"/>'
+            f'<text class="axis" x="{x(tick)}" y="{AXIS - 8}">{_stamp(tick, with_time)}</text>'
+        )
+    lane_y = {name: AXIS + (i + 1) * (LANE + GAP) for i, name in enumerate(lanes)}
+    out.append(
+        f'<text class="lane" x="{GUTTER - 8}" y="{AXIS + LANE * 0.7:.1f}">registrations</text>'
+    )
+    for name, y in lane_y.items():
+        out.append(
+            f'<rect class="lanebg" x="{GUTTER}" y="{y}" width="{WIDTH - GUTTER - RIGHT}" '
+            f'height="{LANE}"/><text class="lane" x="{GUTTER - 8}" y="{y + LANE * 0.7:.1f}">'
+            f"{t(name)}</text>"
+        )
+    shade: dict[str, int] = {}
+    for period in periods:
+        y = lane_y[period.stage]
+        x1, x2 = x(period.start), x(period.end if period.end is not None else end)
+        width = max(x2 - x1, 1.5)
+        shade[period.stage] = shade.get(period.stage, -1) + 1
+        until = "now" if period.end is None else _stamp(period.end, True)
+        tip = f"{period.version} in {period.stage}: {_stamp(period.start, True)} → {until}"
+        kind = "bar open" if period.end is None else "bar"
+        out.append(
+            f'<g class="{kind} s{shade[period.stage] % 2}"><title>{t(tip)}</title>'
+            f'<rect x="{x1}" y="{y + 2}" width="{width:.1f}" height="{LANE - 4}"/>'
+        )
+        label = visible(period.version)
+        if width >= CHAR * len(label) + 8:
+            out.append(f'<text x="{x1 + 4:.1f}" y="{y + LANE * 0.68:.1f}">{t(label)}</text>')
+        out.append("</g>")
+    bottom = AXIS + (len(lanes) + 1) * (LANE + GAP)
+    for mark in marks:
+        mx = x(mark.epoch)
+        tip = f"{mark.kind} {mark.version or ''} ({mark.tag}) {_stamp(mark.epoch, True)}"
+        if mark.kind == "registration":
+            shape = f'<rect x="{mx - 1}" y="{AXIS + 3}" width="2.5" height="{LANE - 6}"/>'
+        elif mark.kind == "deregistration":
+            top, low, left, right = AXIS + 4, AXIS + 14, mx - 5, mx + 5
+            shape = f'<path d="M{left},{top}L{right},{low}M{right},{top}L{left},{low}"/>'
+        else:
+            shape = f'<line x1="{mx}" x2="{mx}" y1="{AXIS}" y2="{bottom}"/>'
+        out.append(f'<g class="mark {mark.kind}"><title>{t(tip)}</title>{shape}</g>')
+    summary = (
+        f"{len(periods)} periods in {len(lanes)} stages and {len(marks)} registry marks "
+        f"from {_stamp(start, False)} to {_stamp(end, False)}; the history table lists every event."
+    )
+    head = (
+        f'<svg class="timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        f'height="{height}" role="img" aria-labelledby="tl-title tl-desc" '
+        f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">Timeline of stages</title>'
+        f'<desc id="tl-desc">{escape(summary)}</desc>'
+    )
+    return Markup(head + "".join(out) + "</svg>")
