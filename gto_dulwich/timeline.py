@@ -25,6 +25,10 @@ LANE = 26
 GAP = 6
 CHAR = 6.6  # average width of a label character at the font size used
 _STEPS = (
+    1,
+    10,
+    60,
+    600,
     3600,
     6 * 3600,
     86400,
@@ -36,16 +40,18 @@ _STEPS = (
 )
 
 
-def _stamp(epoch: int, with_time: bool) -> str:
+def _stamp(epoch: int, with_time: bool, seconds: bool = False) -> str:
     moment = datetime.fromtimestamp(epoch, UTC)
+    if seconds:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
-def _ticks(start: int, end: int) -> tuple[list[int], bool]:
+def _ticks(start: int, end: int) -> tuple[list[int], int]:
     span = max(end - start, 1)
-    step = next((s for s in _STEPS if span / s <= 8), _STEPS[-1] * (span // (_STEPS[-1] * 8) + 1))
+    step = next((s for s in _STEPS if span / s <= 6), _STEPS[-1] * (span // (_STEPS[-1] * 6) + 1))
     first = (start // step + 1) * step
-    return list(range(first, end, step)), step < 86400
+    return list(range(first, end, step)) or [start + span // 2], step
 
 
 def draw(
@@ -62,7 +68,8 @@ def draw(
         return Markup("")
     lanes = list(stages) + sorted({p.stage for p in periods} - set(stages))
     start, last = min(times), max(times)
-    pad = max((last - start) // 20, 3600)
+    # A registry made by a script can hold years or seconds: the scale follows the span.
+    pad = max((last - start) // 12, 1) if last > start else 3600
     end = last + pad
     start -= pad // 4
     scale = (WIDTH - GUTTER - RIGHT) / (end - start)
@@ -75,11 +82,12 @@ def draw(
 
     height = AXIS + (len(lanes) + 1) * (LANE + GAP) + 4
     out: list[str] = []
-    ticks, with_time = _ticks(start, end)
+    ticks, step = _ticks(start, end)
     for tick in ticks:
+        stamp = _stamp(tick, step < 86400, step < 60)
         out.append(
             f'<line class="tick" x1="{x(tick)}" x2="{x(tick)}" y1="{AXIS - 4}" y2="{height}"/>'
-            f'<text class="axis" x="{x(tick)}" y="{AXIS - 8}">{_stamp(tick, with_time)}</text>'
+            f'<text class="axis" x="{x(tick)}" y="{AXIS - 8}">{stamp}</text>'
         )
     lane_y = {name: AXIS + (i + 1) * (LANE + GAP) for i, name in enumerate(lanes)}
     out.append(
@@ -97,8 +105,8 @@ def draw(
         x1, x2 = x(period.start), x(period.end if period.end is not None else end)
         width = max(x2 - x1, 1.5)
         shade[period.stage] = shade.get(period.stage, -1) + 1
-        until = "now" if period.end is None else _stamp(period.end, True)
-        tip = f"{period.version} in {period.stage}: {_stamp(period.start, True)} → {until}"
+        until = "now" if period.end is None else _stamp(period.end, True, True)
+        tip = f"{period.version} in {period.stage}: {_stamp(period.start, True, True)} → {until}"
         kind = "bar open" if period.end is None else "bar"
         out.append(
             f'<g class="{kind} s{shade[period.stage] % 2}"><title>{t(tip)}</title>'
@@ -111,7 +119,7 @@ def draw(
     bottom = AXIS + (len(lanes) + 1) * (LANE + GAP)
     for mark in marks:
         mx = x(mark.epoch)
-        tip = f"{mark.kind} {mark.version or ''} ({mark.tag}) {_stamp(mark.epoch, True)}"
+        tip = f"{mark.kind} {mark.version or ''} ({mark.tag}) {_stamp(mark.epoch, True, True)}"
         if mark.kind == "registration":
             shape = f'<rect x="{mx - 1}" y="{AXIS + 3}" width="2.5" height="{LANE - 6}"/>'
         elif mark.kind == "deregistration":
