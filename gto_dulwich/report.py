@@ -139,7 +139,7 @@ class Report:
 _WEB = re.compile(
     r"^(?:(?:https?|ssh|git)://(?:[^@/]*@)?(?P<host1>[^/:]+)(?::\d+)?/"
     r"|(?:[^@/:]+@)?(?P<host2>[^/:]+):)"
-    r"(?P<path>[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)+?)(?:\.git)?/?$"
+    r"(?P<path>[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)+)/?$"
 )
 
 
@@ -153,7 +153,10 @@ def web_base(url: str | None) -> str | None:
     host = (match["host1"] or match["host2"]).lower()
     if host != "github.com" and not (host == "gitlab.com" or host.startswith("gitlab.")):
         return None
-    return f"https://{host}/{match['path']}"
+    path = match["path"].removesuffix(".git")
+    if any(part in (".", "..", "") for part in path.split("/")):
+        return None
+    return f"https://{host}/{path}"
 
 
 def commit_url(web: str, commit: str) -> str:

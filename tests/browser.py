@@ -108,9 +108,9 @@ def axe_source() -> str:
         if npm is None:
             unavailable("npm not found, needed to install axe-core")
             raise AssertionError  # unreachable: unavailable() raises
+        command = [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund"]
         done = subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "--silent"]
-            + [f"axe-core@{AXE_VERSION}"],
+            [*command, "--silent", f"axe-core@{AXE_VERSION}"],
             capture_output=True,
             text=True,
             timeout=300,
