@@ -87,14 +87,22 @@ def chrome(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def requested_urls(driver: Any) -> list[str]:
-    """Every URL the page asked for since the last call (from Chrome's performance log)."""
-    urls = []
+def foreign_requests(driver: Any) -> list[str]:
+    """URLs other than file:// asked for since the last call (from Chrome's performance log):
+    any made by a file:// page, and any to the network at all.  Chrome's own new-tab page
+    (chrome:// resources, loaded at start-up) is neither."""
+    foreign = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
+        if message["method"] != "Network.requestWillBeSent":
+            continue
+        url = message["params"]["request"]["url"]
+        document = message["params"].get("documentURL", "")
+        if url.startswith("file://"):
+            continue
+        if document.startswith("file://") or not url.startswith(("chrome://", "data:")):
+            foreign.append(url)
+    return foreign
 
 
 def console_errors(driver: Any) -> list[str]:
