@@ -16,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -102,6 +102,7 @@ class RepoReport:
     error: str | None
     stages: list[str] = field(default_factory=list)
     skipped_tags: int = 0
+    name: str = ""  # short: the folder or the URL's last part (the source if that is ambiguous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +339,20 @@ def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]
     return RepoReport(shown, web, None, stages, skipped), artifacts
 
 
+def short_name(source: str) -> str:
+    """``/srv/git/models.git`` or ``https://host/org/models.git`` -> ``models``."""
+    tail = re.split(r"[/:\\]", source.rstrip("/\\"))[-1]
+    return tail.removesuffix(".git") or source
+
+
+def _named(repos: list[RepoReport]) -> list[RepoReport]:
+    names = [short_name(repo.source) for repo in repos]
+    return [
+        replace(repo, name=name if names.count(name) == 1 else repo.source)
+        for repo, name in zip(repos, names, strict=True)
+    ]
+
+
 def build_report(
     sources: Sequence[str],
     *,
@@ -349,7 +364,7 @@ def build_report(
     """Read every repository, ``workers`` at a time, keeping the order they were given in."""
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources)))) as pool:
         results = list(pool.map(reader, sources, range(len(sources))))
-    repos = [repo for repo, _ in results]
+    repos = _named([repo for repo, _ in results])
     artifacts = [artifact for _, found in results for artifact in found]
     artifacts.sort(key=lambda a: (a.name.lower(), a.repo))
     return Report(title, generated_at, repos, artifacts)

@@ -26,6 +26,7 @@ from typing import Any
 
 from gto_dulwich import __version__
 from gto_dulwich.errors import GTOError
+from gto_dulwich.render import cut_hexsha
 from gto_dulwich.report import SCHEMA, Report, commit_url, tag_url
 
 #: Artifacts per index page: past this the index is split into index.html, index-2.html, …
@@ -68,6 +69,7 @@ def _environment() -> Any:
     )
     env.filters["vis"] = visible
     env.filters["when"] = _when
+    env.filters["ver"] = lambda version: visible(cut_hexsha(version)) if version else ""
     env.globals.update(commit_url=commit_url, tag_url=tag_url, version=__version__)
     return env
 

@@ -101,7 +101,7 @@ def test_filter_sort_and_search(showcase_site: Path, browser: Any) -> None:
     choose(browser, "f-type", "dataset")
     assert shown_names(browser) == ["features", "features"]  # one in each repository
     choose(browser, "f-type", "any type")
-    choose(browser, "f-repo", str(showcase_site.parent / "showcase"))
+    choose(browser, "f-repo", "showcase")
     assert sorted(shown_names(browser)) == ["features", "nn", "rf"]
     choose(browser, "f-repo", "any repository")
 
