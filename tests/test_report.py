@@ -334,3 +334,28 @@ def test_missing_local_repository_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "Cannot read repository" in result.stderr
     assert (tmp_path / "site" / "index.html").exists()  # the page says so too
+
+
+def test_pages_workflow_runs_a_real_report(tmp_path: Path) -> None:
+    """examples/gto-report-pages.yml: YAML, triggered by registry tags, its gto call works."""
+    import shlex
+
+    from gto_dulwich.annotations import load_yaml
+
+    text = (
+        Path(__file__).resolve().parent.parent / "examples" / "gto-report-pages.yml"
+    ).read_text()
+    workflow: Any = load_yaml(text.encode())
+    assert workflow["on"]["push"]["tags"] == ["*@*", "*#*"]
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [s["run"] for s in steps if "run" in s and s["run"].startswith("gto ")]
+    assert len(runs) == 1
+    repo = tmp_path / "repo"
+    build_fixture("showcase", repo)
+    line = runs[0].replace("https://github.com/${{ github.repository }}.git", str(repo))
+    args = shlex.split(line)[1:]
+    result = run_cli(args, cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    upload = next(s for s in steps if "upload-pages-artifact" in s.get("uses", ""))
+    assert (tmp_path / upload["with"]["path"] / "index.html").exists()
+    assert (tmp_path / upload["with"]["path"] / "registry.json").exists()
