@@ -10,6 +10,7 @@ with its version where it is wide enough, so 20 versions read at a glance and
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -17,7 +18,9 @@ from markupsafe import Markup, escape
 
 from gto_dulwich.report import EventRecord, Period
 
-WIDTH = 1000
+WIDTH = 1000  # at least; more when a lane has many bars, up to MAX_WIDTH (the page scrolls)
+MAX_WIDTH = 6000
+PER_BAR = 70  # room for a label like v1.10.0 on an average bar
 GUTTER = 120  # lane labels
 RIGHT = 16
 AXIS = 26
@@ -47,9 +50,11 @@ def _stamp(epoch: int, with_time: bool, seconds: bool = False) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
-def _ticks(start: int, end: int) -> tuple[list[int], int]:
+def _ticks(start: int, end: int, most: int) -> tuple[list[int], int]:
     span = max(end - start, 1)
-    step = next((s for s in _STEPS if span / s <= 6), _STEPS[-1] * (span // (_STEPS[-1] * 6) + 1))
+    step = next(
+        (s for s in _STEPS if span / s <= most), _STEPS[-1] * (span // (_STEPS[-1] * most) + 1)
+    )
     first = (start // step + 1) * step
     return list(range(first, end, step)) or [start + span // 2], step
 
@@ -72,7 +77,9 @@ def draw(
     pad = max((last - start) // 12, 1) if last > start else 3600
     end = last + pad
     start -= pad // 4
-    scale = (WIDTH - GUTTER - RIGHT) / (end - start)
+    busiest = max(Counter(p.stage for p in periods).values(), default=0)
+    width = min(max(WIDTH, GUTTER + RIGHT + PER_BAR * busiest), MAX_WIDTH)
+    scale = (width - GUTTER - RIGHT) / (end - start)
 
     def x(epoch: int) -> float:
         return round(GUTTER + (epoch - start) * scale, 1)
@@ -82,7 +89,7 @@ def draw(
 
     height = AXIS + (len(lanes) + 1) * (LANE + GAP) + 4
     out: list[str] = []
-    ticks, step = _ticks(start, end)
+    ticks, step = _ticks(start, end, max(width // 170, 4))
     for tick in ticks:
         stamp = _stamp(tick, step < 86400, step < 60)
         out.append(
@@ -95,7 +102,7 @@ def draw(
     )
     for name, y in lane_y.items():
         out.append(
-            f'<rect class="lanebg" x="{GUTTER}" y="{y}" width="{WIDTH - GUTTER - RIGHT}" '
+            f'<rect class="lanebg" x="{GUTTER}" y="{y}" width="{width - GUTTER - RIGHT}" '
             f'height="{LANE}"/><text class="lane" x="{GUTTER - 8}" y="{y + LANE * 0.7:.1f}">'
             f"{t(name)}</text>"
         )
@@ -103,25 +110,29 @@ def draw(
     for period in periods:
         y = lane_y[period.stage]
         x1, x2 = x(period.start), x(period.end if period.end is not None else end)
-        width = max(x2 - x1, 1.5)
+        wide = max(x2 - x1, 1.5)
         shade[period.stage] = shade.get(period.stage, -1) + 1
         until = "now" if period.end is None else _stamp(period.end, True, True)
         tip = f"{period.version} in {period.stage}: {_stamp(period.start, True, True)} → {until}"
         kind = "bar open" if period.end is None else "bar"
         out.append(
             f'<g class="{kind} s{shade[period.stage] % 2}"><title>{t(tip)}</title>'
-            f'<rect x="{x1}" y="{y + 2}" width="{width:.1f}" height="{LANE - 4}"/>'
+            f'<rect x="{x1}" y="{y + 2}" width="{wide:.1f}" height="{LANE - 4}"/>'
         )
         label = visible(period.version)
-        if width >= CHAR * len(label) + 8:
+        if wide >= CHAR * len(label) + 8:
             out.append(f'<text x="{x1 + 4:.1f}" y="{y + LANE * 0.68:.1f}">{t(label)}</text>')
         out.append("</g>")
     bottom = AXIS + (len(lanes) + 1) * (LANE + GAP)
+    # Thin marks when they crowd, so neighbours stay apart.
+    thick = 2.5 if len(marks) * 6 < width else 1
     for mark in marks:
         mx = x(mark.epoch)
         tip = f"{mark.kind} {mark.version or ''} ({mark.tag}) {_stamp(mark.epoch, True, True)}"
         if mark.kind == "registration":
-            shape = f'<rect x="{mx - 1}" y="{AXIS + 3}" width="2.5" height="{LANE - 6}"/>'
+            shape = (
+                f'<rect x="{mx - thick / 2}" y="{AXIS + 3}" width="{thick}" height="{LANE - 6}"/>'
+            )
         elif mark.kind == "deregistration":
             top, low, left, right = AXIS + 4, AXIS + 14, mx - 5, mx + 5
             shape = f'<path d="M{left},{top}L{right},{low}M{right},{top}L{left},{low}"/>'
@@ -133,7 +144,7 @@ def draw(
         f"from {_stamp(start, False)} to {_stamp(end, False)}; the history table lists every event."
     )
     head = (
-        f'<svg class="timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-labelledby="tl-title tl-desc" '
         f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">Timeline of stages</title>'
         f'<desc id="tl-desc">{escape(summary)}</desc>'
