@@ -348,6 +348,8 @@ def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]
             skipped = len(registry.diagnostics)
     except GTOError as exc:
         return RepoReport(shown, None, str(exc)), []
+    except OSError as exc:  # a folder that vanished or cannot be read mid-way
+        return RepoReport(shown, None, f"{exc.strerror or exc}"), []
     return RepoReport(shown, web, None, stages, skipped), artifacts
 
 

@@ -359,3 +359,15 @@ def test_pages_workflow_runs_a_real_report(tmp_path: Path) -> None:
     upload = next(s for s in steps if "upload-pages-artifact" in s.get("uses", ""))
     assert (tmp_path / upload["with"]["path"] / "index.html").exists()
     assert (tmp_path / upload["with"]["path"] / "registry.json").exists()
+
+
+def test_browser_tests_fail_under_ci_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
+        browser.require_browser()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        browser.require_browser()
