@@ -194,3 +194,25 @@ def test_screenshots(showcase_site: Path, size: tuple[int, int], label: str) -> 
         shots.append(screenshot(driver, f"artifact-{label}"))
     for shot in shots:
         assert shot.stat().st_size > 5_000
+
+
+def test_several_repositories_over_http_one_unreachable(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.servers import closed_port, serve_http
+
+    build_fixture("showcase", tmp_path / "showcase")
+    build_fixture("every_event", tmp_path / "second")
+    dead = f"http://127.0.0.1:{closed_port()}/models.git"
+    out = tmp_path / "site"
+    with serve_http(tmp_path / "showcase") as one, serve_http(tmp_path / "second") as two:
+        result = run_cli(["report", "-r", one.url, "-r", two.url, "-r", dead, "-o", str(out)])
+    assert result.exit_code == 1
+    load(browser, out / "index.html")
+    alert = browser.find_element(By.CSS_SELECTOR, "section.errors")
+    assert alert.is_displayed()
+    assert dead in alert.text
+    assert len(shown_names(browser)) == 18
+    assert console_errors(browser) == []
+    assert foreign_requests(browser) == []
+    assert _serious(axe_violations(browser)) == []
