@@ -20,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from gto_dulwich.annotations import Annotation, parse_index
+from gto_dulwich.annotations import Annotation
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Event, EventKind
 from gto_dulwich.queries import Sort, versions_in_stages
-from gto_dulwich.reducer import Artifact, CommitEvent, semver_desc
+from gto_dulwich.reducer import Artifact, CommitEvent, RegistryState, semver_desc
 from gto_dulwich.transport import is_url, redact_url
 
 #: Repositories read at once: enough to overlap network waits, few enough for a small runner.
@@ -319,6 +319,20 @@ def artifact_report(artifact: Artifact, annotation: Annotation | None, repo: int
     )
 
 
+def head_annotations(state: RegistryState) -> dict[str, Annotation]:
+    """``artifacts.yaml`` at HEAD, from the state: the reducer enriched every artifact
+    with HEAD's entry already, so the file is not read and parsed a second time."""
+    found: dict[str, Annotation] = {}
+    if state.head is None:
+        return found
+    for name, artifact in state.artifacts.items():
+        for version in artifact.versions:
+            for enrichment in version.enrichments:
+                if enrichment.commit == state.head and enrichment.annotation is not None:
+                    found[name] = enrichment.annotation
+    return found
+
+
 def _shown(source: str) -> str:
     return redact_url(source) if is_url(source) else source
 
@@ -331,14 +345,7 @@ def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]
     try:
         with Registry.open(source) as registry:
             state = registry.state
-            head = state.head
-            annotations: dict[str, Annotation] = {}
-            if head is not None:
-                data = registry.git.read_file(head, registry.config.index)
-                if data is not None:
-                    annotations = dict(
-                        parse_index(data, index=registry.config.index, commit=head).artifacts
-                    )
+            annotations = head_annotations(state)
             stages = registry.stages() or []
             web = web_base(registry.git.remote_url() or (source if is_url(source) else None))
             artifacts = [
