@@ -30,7 +30,7 @@ from gto_dulwich.render import cut_hexsha
 from gto_dulwich.report import SCHEMA, Report, commit_url, tag_url
 
 #: Artifacts per index page: past this the index is split into index.html, index-2.html, …
-PAGE_SIZE = 1000
+PAGE_SIZE = 500
 MARKER = ".gto-report"
 
 _INVISIBLE = re.compile(

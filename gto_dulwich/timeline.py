@@ -22,7 +22,7 @@ WIDTH = 1000  # at least; more when a lane has many bars, up to MAX_WIDTH (the p
 MAX_WIDTH = 6000
 PER_BAR = 70  # room for a label like v1.10.0 on an average bar
 GUTTER = 120  # lane labels
-RIGHT = 16
+RIGHT = 100  # lane labels again: the page scrolls to the newest end
 AXIS = 26
 LANE = 26
 GAP = 6
@@ -97,14 +97,19 @@ def draw(
             f'<text class="axis" x="{x(tick)}" y="{AXIS - 8}">{stamp}</text>'
         )
     lane_y = {name: AXIS + (i + 1) * (LANE + GAP) for i, name in enumerate(lanes)}
-    out.append(
-        f'<text class="lane" x="{GUTTER - 8}" y="{AXIS + LANE * 0.7:.1f}">registrations</text>'
-    )
+    label_x = width - RIGHT + 8
+
+    def lane_label(text: str, y: float) -> str:
+        return (
+            f'<text class="lane" x="{GUTTER - 8}" y="{y:.1f}">{text}</text>'
+            f'<text class="lane end" x="{label_x}" y="{y:.1f}">{text}</text>'
+        )
+
+    out.append(lane_label("registrations", AXIS + LANE * 0.7))
     for name, y in lane_y.items():
         out.append(
             f'<rect class="lanebg" x="{GUTTER}" y="{y}" width="{width - GUTTER - RIGHT}" '
-            f'height="{LANE}"/><text class="lane" x="{GUTTER - 8}" y="{y + LANE * 0.7:.1f}">'
-            f"{t(name)}</text>"
+            f'height="{LANE}"/>{lane_label(t(name), y + LANE * 0.7)}'
         )
     shade: dict[str, int] = {}
     for period in periods:

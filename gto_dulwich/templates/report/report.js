@@ -34,6 +34,10 @@
     });
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
+  // A wide timeline opens on its newest end: who holds each stage now.
+  Array.prototype.forEach.call(document.querySelectorAll(".tl"), function (box) {
+    box.scrollLeft = box.scrollWidth;
+  });
 
   var table = document.getElementById("artifacts");
   var search = document.getElementById("search");
