@@ -149,7 +149,8 @@ def draw(
         f"from {_stamp(start, False)} to {_stamp(end, False)}; the history table lists every event."
     )
     head = (
-        f'<svg class="timeline" viewBox="0 0 {width} {height}" width="{width}" '
+        f'<svg class="timeline{" fit" if width == WIDTH else ""}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" '
         f'height="{height}" role="img" aria-labelledby="tl-title tl-desc" '
         f'xmlns="http://www.w3.org/2000/svg"><title id="tl-title">Timeline of stages</title>'
         f'<desc id="tl-desc">{escape(summary)}</desc>'
