@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from gto_dulwich.annotations import Annotation
@@ -26,6 +26,9 @@ from gto_dulwich.events import Event, EventKind
 from gto_dulwich.queries import Sort, versions_in_stages
 from gto_dulwich.reducer import Artifact, CommitEvent, RegistryState, semver_desc
 from gto_dulwich.transport import is_url, redact_url
+
+if TYPE_CHECKING:
+    from gto_dulwich.api import Registry
 
 #: Repositories read at once: enough to overlap network waits, few enough for a small runner.
 MAX_WORKERS = 4
@@ -333,6 +336,17 @@ def head_annotations(state: RegistryState) -> dict[str, Annotation]:
     return found
 
 
+def with_storage(registry: Registry, record: ArtifactReport) -> ArtifactReport:
+    """The hook for where an artifact's data is stored (a DVC remote URL for a DVC-tracked
+    path, from the dvc.yaml enrichments): return ``replace(record, storage=ADDRESS)``.
+
+    Nothing knows a storage address yet, so the record is returned as it is; the artifact
+    page shows ``storage`` when it is set and ``registry.json`` always carries it.
+    """
+    del registry
+    return record
+
+
 def _shown(source: str) -> str:
     return redact_url(source) if is_url(source) else source
 
@@ -349,7 +363,7 @@ def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]
             stages = registry.stages() or []
             web = web_base(registry.git.remote_url() or (source if is_url(source) else None))
             artifacts = [
-                artifact_report(artifact, annotations.get(name), repo)
+                with_storage(registry, artifact_report(artifact, annotations.get(name), repo))
                 for name, artifact in state.artifacts.items()
             ]
             skipped = len(registry.diagnostics)

@@ -371,3 +371,21 @@ def test_browser_tests_fail_under_ci_instead_of_skipping(monkeypatch: pytest.Mon
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
         browser.require_browser()
+
+
+def test_storage_hook_is_shown_when_an_enrichment_sets_it(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    repo = tmp_path / "repo"
+    build_fixture("showcase", repo)
+    built = build_report([str(repo)], title="t", generated_at="2026-01-01T00:00:00+00:00")
+    rf = next(a for a in built.artifacts if a.name == "rf")
+    assert rf.storage is None
+    stored = replace(rf, storage="s3://bucket/models<b>/rf")
+    others = [a for a in built.artifacts if a.name != "rf"]
+    out = tmp_path / "site"
+    site.write_site(replace(built, artifacts=[stored, *others]), out, as_json=True)
+    page = (out / rf.page).read_text()
+    assert "<dt>Storage</dt>" in page
+    assert "s3://bucket/models&lt;b&gt;/rf" in page
+    assert "<dt>Storage</dt>" not in (out / others[0].page).read_text()
