@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,33 +68,29 @@ def main(argv: list[str]) -> int:
                 for name in STATE_FILES:
                     (repo / ".git" / name).unlink(missing_ok=True)
 
-            rows.append((("show --json"), tags, measure([*gto, "show", "--json"], repo, args.runs)))
-            rows.append(
-                (
-                    "show --json, no state cache",
-                    tags,
-                    measure([*gto, "show", "--json"], repo, args.runs, before=forget),
-                )
-            )
-            rows.append(
-                (
-                    "--no-cache show --json",
-                    tags,
-                    measure([*gto, "--no-cache", "show", "--json"], repo, args.runs),
-                )
-            )
             report = [*gto, "report", "-o", out, "-r", str(repo)]
-            rows.append(("report -o DIR", tags, measure(report, repo, args.runs)))
-            rows.append(
-                ("report -o DIR --json", tags, measure([*report, "--json"], repo, args.runs))
-            )
-            rows.append(
-                (
-                    "--no-cache report -o DIR",
-                    tags,
-                    measure([*gto, "--no-cache", *report[1:]], repo, args.runs),
+            variants: dict[str, tuple[list[str], Callable[[int], None] | None]] = {
+                "show --json": ([*gto, "show", "--json"], None),
+                "show --json, no state cache": ([*gto, "show", "--json"], forget),
+                "--no-cache show --json": ([*gto, "--no-cache", "show", "--json"], None),
+                "report -o DIR": (report, None),
+                "report -o DIR --json": ([*report, "--json"], None),
+                "--no-cache report -o DIR": ([*gto, "--no-cache", *report[1:]], None),
+            }
+            # Interleaved rounds (each command once per round), so a change in the load of
+            # a shared machine hits every command alike; the first round warms up.
+            samples: dict[str, list[Timing]] = {name: [] for name in variants}
+            for round_ in range(args.runs + 1):
+                for name, (command, before) in variants.items():
+                    timing = measure(command, repo, 1, warmup=False, before=before)
+                    if round_:
+                        samples[name].append(timing)
+            for name, timings in samples.items():
+                walls = [t.median for t in timings]
+                rss = max(t.rss_mb for t in timings)
+                rows.append(
+                    (name, tags, Timing(statistics.median(walls), min(walls), max(walls), rss))
                 )
-            )
             shutil.rmtree(out, ignore_errors=True)
         read, write, size, pages = _split(repo, 3)
         splits.append(
@@ -103,7 +100,7 @@ def main(argv: list[str]) -> int:
         "# `gto report` benchmark",
         "",
         f"Machine: 2 cores (shared), Python {sys.version.split()[0]}. Whole processes, "
-        f"median of {args.runs} runs after a warm-up (min–max), peak RSS; "
+        f"median of {args.runs} interleaved rounds after a warm-up round (min–max), peak RSS; "
         "same generated repositories as bench/RESULTS.md (`bench/generate.py`).",
         "",
         "| command | tags | time |",

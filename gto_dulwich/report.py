@@ -24,7 +24,7 @@ from gto_dulwich.annotations import Annotation
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Event, EventKind
 from gto_dulwich.queries import Sort, versions_in_stages
-from gto_dulwich.reducer import Artifact, CommitEvent, RegistryState, semver_desc
+from gto_dulwich.reducer import Artifact, RegistryState, semver_desc
 from gto_dulwich.transport import is_url, redact_url
 
 if TYPE_CHECKING:
@@ -188,20 +188,7 @@ def tag_url(web: str, tag: str) -> str:
 # -- reading ------------------------------------------------------------------------
 
 
-def _event(event: Event | CommitEvent) -> EventRecord:
-    if isinstance(event, CommitEvent):
-        return EventRecord(
-            "commit",
-            "",
-            event.version,
-            None,
-            event.commit,
-            event.created_at.isoformat(),
-            int(event.created_at.timestamp()),
-            event.author,
-            event.author_email,
-            event.message,
-        )
+def _event(event: Event) -> EventRecord:
     return EventRecord(
         event.kind.value,
         event.tag,
