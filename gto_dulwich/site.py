@@ -34,7 +34,7 @@ PAGE_SIZE = 500
 MARKER = ".gto-report"
 
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
 
 
@@ -146,7 +146,7 @@ def render(report: Report, out: Path, *, as_json: bool, page_size: int = PAGE_SI
             pages=pages,
             page_file=page_file,
         )
-        (out / page_file(page)).write_text(html, encoding="utf-8")
+        _write(out / page_file(page), html)
     (out / "a").mkdir()
     artifact_page = env.get_template("artifact.html")
     from gto_dulwich.timeline import draw
@@ -164,13 +164,18 @@ def render(report: Report, out: Path, *, as_json: bool, page_size: int = PAGE_SI
             repo=repo,
             timeline=timeline,
         )
-        (out / artifact.page).write_text(html, encoding="utf-8")
+        _write(out / artifact.page, html)
     if as_json:
         # One line: json's C encoder runs only without indent (4× faster at 25,000 tags).
         text = json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        (out / "registry.json").write_text(text + "\n", encoding="utf-8")
+        _write(out / "registry.json", text + "\n")
     (out / MARKER).write_text(f"{SCHEMA}\n", encoding="utf-8")
     return Written(len(pages), len(report.artifacts))
+
+
+def _write(path: Path, text: str) -> None:
+    # A path given on a non-UTF-8 command line holds lone surrogates: never fail on them.
+    path.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def _check_destination(out: Path) -> None:

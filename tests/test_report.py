@@ -389,3 +389,16 @@ def test_storage_hook_is_shown_when_an_enrichment_sets_it(tmp_path: Path) -> Non
     assert "<dt>Storage</dt>" in page
     assert "s3://bucket/models&lt;b&gt;/rf" in page
     assert "<dt>Storage</dt>" not in (out / others[0].page).read_text()
+
+
+def test_a_path_that_is_not_utf8_is_shown_not_fatal(tmp_path: Path) -> None:
+    import os
+
+    name = os.fsdecode(b"repo-\xff")  # a lone surrogate in Python
+    build_fixture("showcase", tmp_path / name)
+    out = tmp_path / "site"
+    result = run_cli(["report", "-r", str(tmp_path / name), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "repo-\\udcff" in (out / "index.html").read_text()
+    data = json.loads((out / "registry.json").read_text())
+    assert data["repositories"][0]["name"] == name
