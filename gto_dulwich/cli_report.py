@@ -37,7 +37,7 @@ from gto_dulwich.render import safe
 def report(
     output: Path, repos: tuple[str, ...], title: str, as_json: bool, keep_going: bool
 ) -> None:
-    """Write the registry as a static web site: an index, a page per artifact."""
+    """Write the registry as a static web site (index and artifact pages)."""
     from gto_dulwich.report import build_report
     from gto_dulwich.site import write_site
 
