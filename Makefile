@@ -37,6 +37,11 @@ demo: $(STAMP)
 	$(BIN)/gto show -r $(DEMO)
 	$(BIN)/gto history -r $(DEMO) --plain
 
+# The demo registry as a static web page: open build/report/index.html.
+.PHONY: report
+report: demo
+	$(BIN)/gto report -r $(DEMO) -o build/report --json --title "Demo registry"
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/remote.py

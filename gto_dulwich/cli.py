@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gto_dulwich import __version__
+from gto_dulwich.cli_report import report
 from gto_dulwich.cli_tagged import tag_path
 from gto_dulwich.errors import GTOError
 
@@ -68,6 +69,7 @@ class GTOGroup(click.Group):
         ),
         ("Modify artifacts", ("register", "assign", "deprecate", "annotate", "remove")),
         ("Tagged artifacts", ("tag-path",)),
+        ("Publish", ("report",)),
     )
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -1204,6 +1206,7 @@ def remove(name: str, repo: str) -> None:
 
 
 cli.add_command(tag_path)
+cli.add_command(report)
 
 #: One example per command, shown at the end of its ``--help`` (tests run every one
 #: on GTO's showcase registry).
