@@ -205,6 +205,8 @@ class RemoteRepo(GitRepo):
 def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
     try:
         return connect(url, operation="pull", environ=environ)
+    except GTOError:
+        raise
     except Exception as exc:
         raise RemoteError(f"cannot read {url if '@' not in url else 'the remote'}: {exc}") from None
 
@@ -212,7 +214,8 @@ def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
 def _call(connection: Connection, action: Callable[[], T]) -> T:
     """Run one network operation; a failure becomes one masked line."""
     try:
-        return action()
+        with connection.guard("read"):
+            return action()
     except GTOError:
         raise
     except Exception as exc:

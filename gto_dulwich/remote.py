@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
+from gto_dulwich.errors import GTOError
 from gto_dulwich.repo import GitRepo
 from gto_dulwich.transport import (
     Connection,
@@ -153,9 +154,12 @@ def _talk(
             username=username,
             password=password,
         )
-        return action(connection)
+        with connection.guard("push to" if operation == "push" else "fetch from"):
+            return action(connection)
     except RemoteError as exc:
         raise type(exc)(scrub(exc.message, secrets), url=shown) from None
+    except GTOError:
+        raise
     except Exception as exc:
         pushing = operation == "push"
         message = explain(exc, shown, "push to" if pushing else "fetch from", connection)

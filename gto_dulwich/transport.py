@@ -29,8 +29,12 @@ from urllib.parse import unquote, urlsplit
 from gto_dulwich.errors import GTOError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from dulwich.client import GitClient
     from dulwich.config import Config
+
+    from gto_dulwich.netguard import Deadline
 
 TOKEN_ENV = "GTO_DULWICH_TOKEN"
 USERNAME_ENV = "GTO_DULWICH_USERNAME"
@@ -153,6 +157,13 @@ class Connection:
     secrets: tuple[str, ...]
     credentials: Credentials | None
     url_has_credentials: bool
+    clock: Deadline
+
+    def guard(self, action: str) -> AbstractContextManager[None]:
+        """Network work that must end by the command's deadline (:mod:`gto_dulwich.netguard`)."""
+        from gto_dulwich.netguard import guard
+
+        return guard(self.clock, self.shown, action)
 
     def scrub(self, message: str) -> str:
         """``message`` with the URL's credentials and every password masked."""
@@ -198,6 +209,8 @@ def connect(
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict, StackedConfig
 
+    from gto_dulwich import netguard
+
     logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
 
     credentials: Credentials | None = None
@@ -221,6 +234,8 @@ def connect(
     )
     _track_responses(client)
     shown = redact_url(url)
+    clock = netguard.deadline(environ)
+    netguard.instrument(client, clock, shown)
     return Connection(
         client=client,
         path=path,
@@ -228,6 +243,7 @@ def connect(
         secrets=secrets_in(url, credentials.password if credentials else None),
         credentials=credentials,
         url_has_credentials=shown != url,
+        clock=clock,
     )
 
 
