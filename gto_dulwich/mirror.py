@@ -25,7 +25,6 @@ the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -44,6 +43,8 @@ if TYPE_CHECKING:
     from dulwich.client import FetchPackResult
 
 T = TypeVar("T")
+
+_SPOOL_BYTES = 8 * 1024 * 1024
 
 #: The files of the default branch head that a registry reads.
 SETTINGS_FILE = ".gto"
@@ -177,28 +178,31 @@ class RemoteRepo(GitRepo):
         if not missing:
             return
         connection = self._connection
-        pack = io.BytesIO()
 
         def determine_wants(_refs: Mapping[Any, Any], depth: int | None = None) -> list[ObjectID]:
             return [ObjectID(w) for w in missing]
 
-        def fetch() -> FetchPackResult:
-            return connection.client.fetch_pack(
-                connection.path,
-                determine_wants,  # type: ignore[arg-type]
-                self.dulwich.get_graph_walker(heads=[]),
-                pack.write,
-                depth=depth,
-                filter_spec=filter_spec,
-            )
+        # On disk past a few megabytes: a pack may be as large as GTO_DULWICH_MAX_PACK_BYTES.
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, dir=str(self._root)) as pack:
 
-        result = _call(connection, fetch)
-        self.fetches += 1
-        data = pack.getvalue()
-        self.bytes_received += len(data)
-        if data:
-            added = store.add_thin_pack(io.BytesIO(data).read, None)
-            self._present.update(bytes(sha) for sha in added.index)
+            def fetch() -> FetchPackResult:
+                return connection.client.fetch_pack(
+                    connection.path,
+                    determine_wants,  # type: ignore[arg-type]
+                    self.dulwich.get_graph_walker(heads=[]),
+                    pack.write,
+                    depth=depth,
+                    filter_spec=filter_spec,
+                )
+
+            result = _call(connection, fetch)
+            self.fetches += 1
+            size = pack.tell()
+            self.bytes_received += size
+            if size:
+                pack.seek(0)
+                added = store.add_thin_pack(pack.read, None)
+                self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 
