@@ -207,8 +207,16 @@ class RemoteRepo(GitRepo):
 
 
 def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
+    from dulwich.config import StackedConfig
+
     try:
-        return connect(url, operation="pull", environ=environ)
+        # No repository here: the user's own git config (global, XDG, system) still
+        # applies, as it does to git (http.extraHeader, http.sslCAInfo, insteadOf, ...).
+        user_config = StackedConfig(StackedConfig.default_backends())
+    except (OSError, ValueError) as exc:
+        raise GTOError(f"cannot read your git config: {exc}") from None
+    try:
+        return connect(url, operation="pull", config=user_config, environ=environ)
     except GTOError:
         raise
     except Exception as exc:
