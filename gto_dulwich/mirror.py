@@ -98,6 +98,21 @@ class RemoteRepo(GitRepo):
             self._connection.close()
             shutil.rmtree(self._root, ignore_errors=True)
 
+    def refresh(self) -> None:
+        """List the remote's refs again (after a lost race), forgetting tags written here.
+
+        Fetched objects stay: they are content-addressed, so still right.
+        """
+        connection = self._connection
+        listing = _call(connection, lambda: connection.client.get_refs(connection.path.encode()))
+        store = Path(self.dulwich.controldir())
+        self.dulwich.close()
+        shutil.rmtree(store / "refs" / "tags", ignore_errors=True)
+        _write_refs(store, dict(listing.refs), dict(listing.symrefs))
+        # A fresh dulwich Repo and no parsed packed-refs: both would remember the old refs.
+        self.dulwich = Repo(str(store))
+        self._packed = None
+
     def remote_url(self, name: str = "origin") -> str | None:
         """Writes push back to where the registry was read from."""
         return self.url if name == "origin" else None
