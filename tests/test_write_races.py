@@ -23,7 +23,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from gto_dulwich.builder import BuiltRepo, build_repo
-from tests.servers import ref_dict, serve_git_daemon, serve_http
+from tests.servers import copy_objects, ref_dict, serve_git_daemon, serve_http
 from tests.test_concurrency import GTO, environment, finish, started, tag_refs
 
 WRITERS = 8
@@ -158,3 +158,44 @@ def test_a_refused_url_write_reports_nothing_created(tmp_path: Path) -> None:
     assert results[0].returncode == 1
     assert results[0].stdout == ""
     assert len(results[0].stderr.strip().splitlines()) == 1
+
+
+class RacerWinsFirst:
+    """Just before the first push is advertised, another writer's tag lands on the server:
+    ``tag`` copied from ``source``, byte-identical to the one the pusher is about to send."""
+
+    def __init__(self, app: Any, source: Path, target: Path, tag: str) -> None:
+        self.app, self.source, self.target, self.tag = app, source, target, tag
+        self.done = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        if not self.done and "service=git-receive-pack" in query:
+            self.done = True
+            ref = Ref(b"refs/tags/" + self.tag.encode())
+            with Repo(str(self.source)) as source, Repo(str(self.target)) as target:
+                sha = source.refs[ref]
+                copy_objects(source, target, [sha])
+                target.refs[ref] = sha
+        return self.app(environ, start_response)
+
+
+def test_a_byte_identical_tag_made_first_by_another_writer_is_a_lost_race(tmp_path: Path) -> None:
+    """Same identity, same second, same counter: the tag objects are identical, so only
+    "it existed before my push" shows that this writer made nothing; it re-plans."""
+    rehearsal = build(tmp_path / "rehearsal.git", bare=True).path
+    served = build(tmp_path / "server.git", bare=True).path
+    argv = [GTO, "assign", "rf", "--version", "v1.0.0", "--stage", "prod", "--force", "-r"]
+    first = _run_all([[*argv, rehearsal.as_uri()]], tmp_path, **SAME_SECOND)[0]
+    assert first.returncode == 0, first.stderr
+    assert CREATED.findall(first.stdout) == ["rf#prod#1"]
+
+    def wrap(app: Any) -> Any:
+        return RacerWinsFirst(app, rehearsal, served, "rf#prod#1")
+
+    with serve_http(served, wrap=wrap, strict_refs=True) as http:
+        result = _run_all([[*argv, http.url]], tmp_path, **SAME_SECOND)[0]
+    assert result.returncode == 0, result.stderr
+    assert CREATED.findall(result.stdout) == ["rf#prod#2"]  # not the racer's rf#prod#1
+    assert ref_dict(served)[b"refs/tags/rf#prod#1"] == ref_dict(rehearsal)[b"refs/tags/rf#prod#1"]
+    assert b"refs/tags/rf#prod#2" in ref_dict(served)
