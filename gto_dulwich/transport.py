@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -332,6 +334,11 @@ def explain(
         # The object store's way of saying an object is absent (broken/shallow repo).
         where = "locally" if action == "push to" else "on the remote"
         return f"cannot {action} {shown}: object {text(exc.args[0])} is missing {where}"
+    if isinstance(exc, ValueError | LookupError | EOFError | zlib.error | struct.error):
+        # dulwich parses what the server sent with plain unpacking and int(): a malformed
+        # ref listing, pkt-line or pack surfaces as one of these.
+        detail = text(exc) or type(exc).__name__
+        return f"cannot {action} {shown}: the server's answer is not valid git ({detail})"
     return None
 
 

@@ -14,7 +14,9 @@ Nothing here needs git.  The behaviours are generic, so any client of ours
   that never ends;
 * :func:`endless_progress_http` - a valid advertisement, then sideband
   progress messages forever in answer to the fetch;
-* :func:`dropped_http` - promises a long answer and hangs up half-way.
+* :func:`dropped_http` - promises a long answer and hangs up half-way;
+* :func:`garbage_http` / :func:`garbage_git` - bytes that are not pkt-lines;
+* :func:`bad_refs_http` - well-framed ref lines without shas.
 """
 
 from __future__ import annotations
@@ -294,3 +296,40 @@ def dropped_http(conn: socket.socket, server: Server) -> None:
     server.send(conn, _head(b"200 OK", content_type, len(body) + 10_000) + body[: len(body) // 2])
     with contextlib.suppress(OSError):
         conn.shutdown(socket.SHUT_RDWR)
+
+
+def garbage_http(conn: socket.socket, server: Server) -> None:
+    """Claims to be a smart git server, then sends bytes that are not pkt-lines."""
+    request = read_request(conn, server)
+    if request is None:
+        return
+    service = _service(request)
+    body = b"zzzz this is not a pkt-line \x00\xff\n" * 4
+    content_type = b"application/x-" + service + b"-advertisement"
+    server.send(conn, _head(b"200 OK", content_type, len(body)) + body)
+
+
+def bad_refs_http(conn: socket.socket, server: Server) -> None:
+    """A well-framed advertisement whose refs are nonsense (no sha, odd names)."""
+    request = read_request(conn, server)
+    if request is None:
+        return
+    service = _service(request)
+    body = b"".join(
+        [
+            pkt(b"# service=" + service + b"\n"),
+            FLUSH,
+            pkt(b"not-a-sha HEAD\0side-band-64k\n"),
+            pkt(b"\xff\xfe\n"),
+            pkt(b"x"),
+            FLUSH,
+        ]
+    )
+    content_type = b"application/x-" + service + b"-advertisement"
+    server.send(conn, _head(b"200 OK", content_type, len(body)) + body)
+
+
+def garbage_git(conn: socket.socket, server: Server) -> None:
+    """A git:// server answering with bytes that are not pkt-lines."""
+    if _recv(conn, server):
+        server.send(conn, b"HTTP/1.1 400 Bad Request\r\n\r\nnot git\n")

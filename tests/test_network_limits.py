@@ -104,6 +104,35 @@ def test_a_connection_dropped_half_way_is_one_line(tmp_path: Path) -> None:
     assert _one_line(stderr, url).startswith(f"cannot reach {url}: ")
 
 
+MALFORMED: list[tuple[Behaviour, str]] = [
+    (hostile.garbage_http, "http"),
+    (hostile.bad_refs_http, "http"),
+    (hostile.garbage_git, "git"),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "scheme"), MALFORMED, ids=[b.__name__ for b, _ in MALFORMED])
+@pytest.mark.parametrize("command", ["read", "push", "fetch-tags"])
+def test_a_malformed_answer_is_one_line(
+    behaviour: Behaviour, scheme: str, command: str, tmp_path: Path
+) -> None:
+    """Not pkt-lines, refs without shas: dulwich's ValueErrors were exit 3."""
+    with hostile.serve(behaviour) as server:
+        url = _url(server, scheme)
+        if command == "read":
+            _elapsed, stderr, code = _timed(["show", "-r", url], tmp_path, {})
+        else:
+            pair = make_pair(tmp_path, url=url)
+            args = (
+                ["register", "rf", "--version", "v1.0.0", "--push"]
+                if command == "push"
+                else ["check-ref", "rf@v1.0.0", "--fetch-tags"]
+            )
+            _elapsed, stderr, code = _timed(args, pair.local, IDENTITY)
+    assert code == 1, stderr
+    _one_line(stderr, url)
+
+
 @pytest.mark.parametrize(
     ("behaviour", "scheme"),
     [(hostile.endless_refs_http, "http"), (hostile.endless_refs_git, "git")],
