@@ -216,7 +216,8 @@ class RemoteRepo(GitRepo):
             self.bytes_received += size
             if size:
                 pack.seek(0)
-                added = store.add_thin_pack(pack.read, None)
+                # Still the server's bytes: a broken pack is its failure, one line.
+                added = _call(connection, lambda: store.add_thin_pack(pack.read, None))
                 self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 

@@ -288,7 +288,15 @@ def explain(
     ``action`` completes "cannot ... <url>": ``"push to"``, ``"read"``.
     """
     from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
+    from dulwich.errors import (
+        ApplyDeltaError,
+        ChecksumMismatch,
+        GitProtocolError,
+        HangupException,
+        NotGitRepository,
+        ObjectFormatException,
+        SendPackError,
+    )
     from dulwich.file import FileLocked
 
     given = connection is not None and (
@@ -334,7 +342,17 @@ def explain(
         # The object store's way of saying an object is absent (broken/shallow repo).
         where = "locally" if action == "push to" else "on the remote"
         return f"cannot {action} {shown}: object {text(exc.args[0])} is missing {where}"
-    if isinstance(exc, ValueError | LookupError | EOFError | zlib.error | struct.error):
+    if isinstance(
+        exc,
+        ValueError
+        | LookupError
+        | EOFError
+        | zlib.error
+        | struct.error
+        | ChecksumMismatch
+        | ApplyDeltaError
+        | ObjectFormatException,
+    ):
         # dulwich parses what the server sent with plain unpacking and int(): a malformed
         # ref listing, pkt-line or pack surfaces as one of these.
         detail = text(exc) or type(exc).__name__

@@ -16,7 +16,9 @@ Nothing here needs git.  The behaviours are generic, so any client of ours
   progress messages forever in answer to the fetch;
 * :func:`dropped_http` - promises a long answer and hangs up half-way;
 * :func:`garbage_http` / :func:`garbage_git` - bytes that are not pkt-lines;
-* :func:`bad_refs_http` - well-framed ref lines without shas.
+* :func:`bad_refs_http` - well-framed ref lines without shas;
+* :func:`bad_pack_http` - a valid listing, then a pack that is not one;
+* :func:`redirect_loop_http` - every request redirected to itself.
 """
 
 from __future__ import annotations
@@ -333,3 +335,32 @@ def garbage_git(conn: socket.socket, server: Server) -> None:
     """A git:// server answering with bytes that are not pkt-lines."""
     if _recv(conn, server):
         server.send(conn, b"HTTP/1.1 400 Bad Request\r\n\r\nnot git\n")
+
+
+def redirect_loop_http(conn: socket.socket, server: Server) -> None:
+    """Every request is redirected to itself."""
+    request = read_request(conn, server)
+    if request is None:
+        return
+    target = request.split(b" ", 2)[1]
+    server.send(
+        conn,
+        b"HTTP/1.1 302 Found\r\nLocation: " + target + b"\r\nContent-Length: 0\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+
+
+def bad_pack_http(conn: socket.socket, server: Server) -> None:
+    """Advertise one tag; answer the fetch with a pack that is not one."""
+    request = read_request(conn, server)
+    if request is None:
+        return
+    service = _service(request)
+    if request.startswith(b"GET"):
+        body = advertisement(service, ONE_TAG)
+        content_type = b"application/x-" + service + b"-advertisement"
+        server.send(conn, _head(b"200 OK", content_type, len(body)) + body)
+        return
+    pack = b"PACK\x00\x00\x00\x02\x00\x00\x00\x01" + b"\x95\x0b" + b"not zlib at all" * 4
+    body = FLUSH + pkt(b"NAK\n") + pkt(b"\x01" + pack) + FLUSH
+    server.send(conn, _head(b"200 OK", b"application/x-" + service + b"-result", len(body)) + body)

@@ -108,6 +108,8 @@ MALFORMED: list[tuple[Behaviour, str]] = [
     (hostile.garbage_http, "http"),
     (hostile.bad_refs_http, "http"),
     (hostile.garbage_git, "git"),
+    (hostile.bad_pack_http, "http"),
+    (hostile.redirect_loop_http, "http"),
 ]
 
 
@@ -116,7 +118,7 @@ MALFORMED: list[tuple[Behaviour, str]] = [
 def test_a_malformed_answer_is_one_line(
     behaviour: Behaviour, scheme: str, command: str, tmp_path: Path
 ) -> None:
-    """Not pkt-lines, refs without shas: dulwich's ValueErrors were exit 3."""
+    """Not pkt-lines, refs without shas, a broken pack: dulwich's parse errors were exit 3."""
     with hostile.serve(behaviour) as server:
         url = _url(server, scheme)
         if command == "read":
