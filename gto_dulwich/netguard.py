@@ -176,17 +176,18 @@ def guard(clock: Deadline, shown: str, action: str) -> Iterator[None]:
     _Timer.armed = True
     signal.setitimer(signal.ITIMER_REAL, remaining)
     try:
-        yield
+        try:
+            yield
+        finally:  # disarmed first, so the handlers below are never interrupted
+            _Timer.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
     except _Expired:
         raise clock.expired(shown, action) from None
     except Exception as exc:
         if clock.remaining() <= 0 and not isinstance(exc, GTOError):
             raise clock.expired(shown, action) from None
         raise
-    finally:
-        _Timer.armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
 # -- instrumenting dulwich's clients ------------------------------------------------------
