@@ -215,6 +215,7 @@ def connect(
 
     logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
 
+    check_url(url)
     credentials: Credentials | None = None
     if username is not None or password is not None:
         credentials = Credentials(username or "", password or "", "the given credentials")
@@ -247,6 +248,31 @@ def connect(
         url_has_credentials=shown != url,
         clock=clock,
     )
+
+
+#: Schemes dulwich speaks; anything else would be taken for an ssh ``host:path``.
+SCHEMES = frozenset({"http", "https", "git", "ssh", "git+ssh", "ssh+git", "file"})
+
+
+def check_url(url: str) -> None:
+    """Refuse a ``scheme://`` URL dulwich would misread (bad port, unknown scheme, no host)
+    in one line: it falls back to ssh for those, running ``ssh`` with the scheme as host."""
+    if not _SCHEME.match(url):
+        return
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError as exc:
+        raise RemoteError(f"invalid URL {shown}: {text(exc)}", url=shown) from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise RemoteError(
+            f"unsupported URL {shown}: use https://, http://, ssh://, git:// or file://",
+            url=shown,
+        )
+    if scheme != "file" and not parts.hostname:
+        raise RemoteError(f"invalid URL {shown}: no host", url=shown)
 
 
 def _track_responses(client: GitClient) -> None:

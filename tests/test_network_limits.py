@@ -288,3 +288,38 @@ def test_reads_from_another_thread_are_bounded_too(
     assert isinstance(outcome[0], RemoteError), outcome
     assert url in str(outcome[0])
     assert took < 1 + SLACK
+
+
+# -- URLs from the command line ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("http://[::1", "invalid URL http://[::1: Invalid IPv6 URL"),
+        (
+            "git://127.0.0.1:99999/x",
+            "invalid URL git://127.0.0.1:99999/x: Port out of range 0-65535",
+        ),
+        ("git:///x", "invalid URL git:///x: no host"),
+        ("http://u:secret@:80/x", "invalid URL http://:80/x: no host"),
+        (
+            "ftp://127.0.0.1/x",
+            "unsupported URL ftp://127.0.0.1/x: use https://, http://, ssh://, git:// or file://",
+        ),
+    ],
+)
+def test_a_url_dulwich_would_take_for_ssh_is_refused(url: str, line: str, tmp_path: Path) -> None:
+    """dulwich read these as ssh ``host:path`` (host "http", "git", "ftp") and ran ssh."""
+    result = run_process(["show", "-r", url], cwd=tmp_path, env={"GTO_EMOJIS": "false"})
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [line]
+    pair = make_pair(tmp_path, url=url)
+    pushed = run_process(
+        ["register", "rf", "--version", "v1.0.0", "--push"],
+        cwd=pair.local,
+        env={"GTO_EMOJIS": "false", **IDENTITY},
+    )
+    assert pushed.exit_code == 1
+    assert line in pushed.stderr
+    assert "secret" not in pushed.stderr + result.stderr
