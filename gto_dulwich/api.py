@@ -689,6 +689,10 @@ def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
 # -- writes ---------------------------------------------------------------------
 
 
+#: How many times a write re-plans after another writer took its tag first.
+WRITE_ATTEMPTS = 16
+
+
 def _writer(repo: RepoLike) -> tuple[GitRepo, bool]:
     if isinstance(repo, Registry):
         return repo.git, False
@@ -706,26 +710,48 @@ def _run_write(
     author_email: str | None,
     report: Reporter | None,
 ) -> list[Event]:
-    """Read the artifact's tags, plan, then write: nothing is written if planning fails."""
+    """Read the artifact's tags, plan, then write: nothing is written if planning fails.
+
+    When another writer takes the tag between our read and our write (an
+    auto-bumped version, a counter, a tag on a remote), read again and re-plan,
+    up to :data:`WRITE_ATTEMPTS` times: the new plan either picks a free name or
+    fails as it would have had it seen the other write (a version given
+    explicitly and now taken, a stage already held).
+    """
     from gto_dulwich.identity import resolve_tagger
     from gto_dulwich.plan import NewTag, check_free
+    from gto_dulwich.remote import LostRace
+    from gto_dulwich.repo import TagExists
     from gto_dulwich.write import execute
 
     git, owned = _writer(repo)
     try:
-        with Registry.open(git, artifact=name) as registry:
-            steps = make_plan(registry)
-            check_free(steps, registry.tag_names)
-        needs_tagger = any(isinstance(step, NewTag) for step in steps)
-        tagger = (
-            resolve_tagger(git.dulwich.get_config_stack(), name=author, email=author_email)
-            if needs_tagger
-            else None
-        )
-        # A registry read from a URL lives in a temporary store: the push is the write.
-        return execute(
-            git, steps, tagger, push=push or git.is_remote, report=report or (lambda _change: None)
-        )
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            with Registry.open(git, artifact=name) as registry:
+                steps = make_plan(registry)
+                check_free(steps, registry.tag_names)
+            needs_tagger = any(isinstance(step, NewTag) for step in steps)
+            tagger = (
+                resolve_tagger(git.dulwich.get_config_stack(), name=author, email=author_email)
+                if needs_tagger
+                else None
+            )
+            try:
+                # A registry read from a URL lives in a temporary store: the push is the write.
+                return execute(
+                    git,
+                    steps,
+                    tagger,
+                    push=push or git.is_remote,
+                    report=report or (lambda _change: None),
+                )
+            except (TagExists, LostRace):
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                refresh = getattr(git, "refresh", None)
+                if callable(refresh):
+                    refresh()
+        raise AssertionError("unreachable")  # pragma: no cover
     finally:
         if owned:
             git.close()

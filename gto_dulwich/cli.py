@@ -95,9 +95,12 @@ class GTOGroup(click.Group):
                 formatter.write_dl(rest)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from gto_dulwich.netguard import command as network_deadline
+
         traceback = bool(ctx.params.get("traceback"))
         try:
-            return super().invoke(ctx)
+            with network_deadline():  # one GTO_DULWICH_TIMEOUT for all of a command's network work
+                return super().invoke(ctx)
         except GTOError as exc:
             if traceback:
                 raise

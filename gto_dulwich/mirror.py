@@ -25,7 +25,6 @@ the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -44,6 +43,8 @@ if TYPE_CHECKING:
     from dulwich.client import FetchPackResult
 
 T = TypeVar("T")
+
+_SPOOL_BYTES = 8 * 1024 * 1024
 
 #: The files of the default branch head that a registry reads.
 SETTINGS_FILE = ".gto"
@@ -96,6 +97,21 @@ class RemoteRepo(GitRepo):
         finally:
             self._connection.close()
             shutil.rmtree(self._root, ignore_errors=True)
+
+    def refresh(self) -> None:
+        """List the remote's refs again (after a lost race), forgetting tags written here.
+
+        Fetched objects stay: they are content-addressed, so still right.
+        """
+        connection = self._connection
+        listing = _call(connection, lambda: connection.client.get_refs(connection.path.encode()))
+        store = Path(self.dulwich.controldir())
+        self.dulwich.close()
+        shutil.rmtree(store / "refs" / "tags", ignore_errors=True)
+        _write_refs(store, dict(listing.refs), dict(listing.symrefs))
+        # A fresh dulwich Repo and no parsed packed-refs: both would remember the old refs.
+        self.dulwich = Repo(str(store))
+        self._packed = None
 
     def remote_url(self, name: str = "origin") -> str | None:
         """Writes push back to where the registry was read from."""
@@ -177,34 +193,48 @@ class RemoteRepo(GitRepo):
         if not missing:
             return
         connection = self._connection
-        pack = io.BytesIO()
 
         def determine_wants(_refs: Mapping[Any, Any], depth: int | None = None) -> list[ObjectID]:
             return [ObjectID(w) for w in missing]
 
-        def fetch() -> FetchPackResult:
-            return connection.client.fetch_pack(
-                connection.path,
-                determine_wants,  # type: ignore[arg-type]
-                self.dulwich.get_graph_walker(heads=[]),
-                pack.write,
-                depth=depth,
-                filter_spec=filter_spec,
-            )
+        # On disk past a few megabytes: a pack may be as large as GTO_DULWICH_MAX_PACK_BYTES.
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, dir=str(self._root)) as pack:
 
-        result = _call(connection, fetch)
-        self.fetches += 1
-        data = pack.getvalue()
-        self.bytes_received += len(data)
-        if data:
-            added = store.add_thin_pack(io.BytesIO(data).read, None)
-            self._present.update(bytes(sha) for sha in added.index)
+            def fetch() -> FetchPackResult:
+                return connection.client.fetch_pack(
+                    connection.path,
+                    determine_wants,  # type: ignore[arg-type]
+                    self.dulwich.get_graph_walker(heads=[]),
+                    pack.write,
+                    depth=depth,
+                    filter_spec=filter_spec,
+                )
+
+            result = _call(connection, fetch)
+            self.fetches += 1
+            size = pack.tell()
+            self.bytes_received += size
+            if size:
+                pack.seek(0)
+                # Still the server's bytes: a broken pack is its failure, one line.
+                added = _call(connection, lambda: store.add_thin_pack(pack.read, None))
+                self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 
 def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
+    from dulwich.config import StackedConfig
+
     try:
-        return connect(url, operation="pull", environ=environ)
+        # No repository here: the user's own git config (global, XDG, system) still
+        # applies, as it does to git (http.extraHeader, http.sslCAInfo, insteadOf, ...).
+        user_config = StackedConfig(StackedConfig.default_backends())
+    except (OSError, ValueError) as exc:
+        raise GTOError(f"cannot read your git config: {exc}") from None
+    try:
+        return connect(url, operation="pull", config=user_config, environ=environ)
+    except GTOError:
+        raise
     except Exception as exc:
         raise RemoteError(f"cannot read {url if '@' not in url else 'the remote'}: {exc}") from None
 
@@ -212,7 +242,8 @@ def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
 def _call(connection: Connection, action: Callable[[], T]) -> T:
     """Run one network operation; a failure becomes one masked line."""
     try:
-        return action()
+        with connection.guard("read"):
+            return action()
     except GTOError:
         raise
     except Exception as exc:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
+from gto_dulwich.errors import GTOError
 from gto_dulwich.repo import GitRepo
 from gto_dulwich.transport import (
     Connection,
@@ -51,6 +52,15 @@ ZERO_SHA = b"0" * 40
 
 class PushError(RemoteError):
     """A push that failed or was not applied; the remote may be partly updated only on races."""
+
+
+class LostRace(PushError):
+    """A tag that had to be new on the remote was made there by another writer first.
+
+    Raised only for ``fresh`` pushes (writes through a URL): the tag existed on
+    the remote before our push landed, even with the very same content, so this
+    writer made nothing and should read the remote again and re-plan.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,7 @@ def push_tags(
     remote: str = "origin",
     username: str | None = None,
     password: str | None = None,
+    fresh: bool = False,
 ) -> PushResult:
     """Push the local tags ``create`` and delete the remote tags ``delete``, in one push.
 
@@ -98,6 +109,11 @@ def push_tags(
     anything is sent.  Deleting a tag the remote does not have is not an
     error (the outcome asked for already holds), like deleting an already
     deleted local tag.  When both lists are empty nothing is contacted.
+
+    With ``fresh`` every tag to create must be new on the remote: one that is
+    there already (whatever its value), one the server refused because it
+    appeared meanwhile, or one that holds another value after the push raises
+    :class:`LostRace`.
 
     Raises :class:`PushError` when the remote is not configured or cannot be
     reached, refuses the credentials, rejects an update, or does not hold the
@@ -126,7 +142,7 @@ def push_tags(
         git,
         url,
         "push",
-        lambda connection: _push(git, connection, local, deleting),
+        lambda connection: _push(git, connection, local, deleting, fresh=fresh),
         username=username,
         password=password,
     )
@@ -153,9 +169,12 @@ def _talk(
             username=username,
             password=password,
         )
-        return action(connection)
+        with connection.guard("push to" if operation == "push" else "fetch from"):
+            return action(connection)
     except RemoteError as exc:
         raise type(exc)(scrub(exc.message, secrets), url=shown) from None
+    except GTOError:
+        raise
     except Exception as exc:
         pushing = operation == "push"
         message = explain(exc, shown, "push to" if pushing else "fetch from", connection)
@@ -176,9 +195,12 @@ def _push(
     connection: Connection,
     local: dict[str, bytes],
     deleting: tuple[str, ...],
+    *,
+    fresh: bool = False,
 ) -> PushResult:
     from dulwich.client import LocalGitClient
     from dulwich.errors import GitProtocolError
+    from dulwich.file import FileLocked
 
     repo = git.dulwich
     client, path, shown = connection.client, connection.path, connection.shown
@@ -194,6 +216,8 @@ def _push(
             current = remote_refs.get(ref)
             if current is None:
                 changes[ref] = ObjectID(sha)
+            elif fresh:
+                raise _lost(name, shown)
             elif bytes(current) == sha:
                 unchanged.append(name)
             else:
@@ -225,23 +249,31 @@ def _push(
     # tags; there it is used for creations only.
     atomic = len(local) + len(deleting) > 1 and not (local_client and deleting)
     try:
-        result = client.send_pack(
-            path.encode("utf-8"), update_refs, generate_pack_data, atomic=atomic
-        )
-    except GitProtocolError as exc:
-        if not atomic or "does not support atomic" not in str(exc):
+        try:
+            result = client.send_pack(
+                path.encode("utf-8"), update_refs, generate_pack_data, atomic=atomic
+            )
+        except GitProtocolError as exc:
+            if not atomic or "does not support atomic" not in str(exc):
+                raise
+            # Checked before update_refs runs, so nothing was sent yet.
+            result = client.send_pack(path.encode("utf-8"), update_refs, generate_pack_data)
+    except FileLocked:
+        # A file:// remote whose ref another writer is creating right now.
+        if not fresh:
             raise
-        # Checked before update_refs runs, so nothing was sent yet.
-        result = client.send_pack(path.encode("utf-8"), update_refs, generate_pack_data)
+        raise _lost(next(iter(local), ""), shown) from None
     failures = {
         _tag_name(bytes(ref)): status
         for ref, status in (result.ref_status or {}).items()
         if status is not None
     }
     if failures:
+        if fresh:
+            _raise_if_taken(client, path, shown, local)
         detail = "; ".join(f"'{name}': {status}" for name, status in sorted(failures.items()))
         raise PushError(f"remote {shown} rejected the push of {detail}")
-    _verify(client, path, shown, local, deleting)
+    _verify(client, path, shown, local, deleting, fresh=fresh)
     return PushResult(
         shown, tuple(local), deleting, tuple(n for n in (*local, *deleting) if n in unchanged)
     )
@@ -253,17 +285,38 @@ def _verify(
     shown: str,
     local: dict[str, bytes],
     deleting: tuple[str, ...],
+    *,
+    fresh: bool = False,
 ) -> None:
     """List the remote's tags and fail unless they hold what was pushed."""
-    listed = client.get_refs(path.encode("utf-8"), ref_prefix=[TAGS_PREFIX])
-    refs = {bytes(name): value for name, value in listed.refs.items()}
+    refs = _remote_tags(client, path)
     for name, sha in local.items():
         value = refs.get(_ref(name))
+        if value is not None and bytes(value) != sha and fresh:
+            raise _lost(name, shown)
         if value is None or bytes(value) != sha:
             raise PushError(f"push of '{name}' was not applied by the remote {shown}")
     for name in deleting:
         if refs.get(_ref(name)) is not None:
             raise PushError(f"deletion of '{name}' was not applied by the remote {shown}")
+
+
+def _remote_tags(client: GitClient, path: str) -> dict[bytes, bytes]:
+    listed = client.get_refs(path.encode("utf-8"), ref_prefix=[TAGS_PREFIX])
+    return {bytes(name): bytes(value) for name, value in listed.refs.items() if value}
+
+
+def _raise_if_taken(client: GitClient, path: str, shown: str, local: dict[str, bytes]) -> None:
+    """After a refused push: a tag we meant to create that the remote now has was
+    made by another writer (git answers "failed to update ref" to the loser)."""
+    refs = _remote_tags(client, path)
+    for name in local:
+        if _ref(name) in refs:
+            raise _lost(name, shown)
+
+
+def _lost(name: str, shown: str) -> LostRace:
+    return LostRace(f"tag '{name}' was created on {shown} by another writer meanwhile", url=shown)
 
 
 # -- names -------------------------------------------------------------------

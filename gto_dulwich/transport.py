@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,8 +31,12 @@ from urllib.parse import unquote, urlsplit
 from gto_dulwich.errors import GTOError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from dulwich.client import GitClient
     from dulwich.config import Config
+
+    from gto_dulwich.netguard import Deadline
 
 TOKEN_ENV = "GTO_DULWICH_TOKEN"
 USERNAME_ENV = "GTO_DULWICH_USERNAME"
@@ -153,6 +159,13 @@ class Connection:
     secrets: tuple[str, ...]
     credentials: Credentials | None
     url_has_credentials: bool
+    clock: Deadline
+
+    def guard(self, action: str) -> AbstractContextManager[None]:
+        """Network work that must end by the command's deadline (:mod:`gto_dulwich.netguard`)."""
+        from gto_dulwich.netguard import guard
+
+        return guard(self.clock, self.shown, action)
 
     def scrub(self, message: str) -> str:
         """``message`` with the URL's credentials and every password masked."""
@@ -198,8 +211,11 @@ def connect(
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict, StackedConfig
 
+    from gto_dulwich import netguard
+
     logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
 
+    check_url(url)
     credentials: Credentials | None = None
     if username is not None or password is not None:
         credentials = Credentials(username or "", password or "", "the given credentials")
@@ -221,6 +237,8 @@ def connect(
     )
     _track_responses(client)
     shown = redact_url(url)
+    clock = netguard.deadline(environ)
+    netguard.instrument(client, clock, shown)
     return Connection(
         client=client,
         path=path,
@@ -228,7 +246,33 @@ def connect(
         secrets=secrets_in(url, credentials.password if credentials else None),
         credentials=credentials,
         url_has_credentials=shown != url,
+        clock=clock,
     )
+
+
+#: Schemes dulwich speaks; anything else would be taken for an ssh ``host:path``.
+SCHEMES = frozenset({"http", "https", "git", "ssh", "git+ssh", "ssh+git", "file"})
+
+
+def check_url(url: str) -> None:
+    """Refuse a ``scheme://`` URL dulwich would misread (bad port, unknown scheme, no host)
+    in one line: it falls back to ssh for those, running ``ssh`` with the scheme as host."""
+    if not _SCHEME.match(url):
+        return
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError as exc:
+        raise RemoteError(f"invalid URL {shown}: {text(exc)}", url=shown) from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise RemoteError(
+            f"unsupported URL {shown}: use https://, http://, ssh://, git:// or file://",
+            url=shown,
+        )
+    if scheme != "file" and not parts.hostname:
+        raise RemoteError(f"invalid URL {shown}: no host", url=shown)
 
 
 def _track_responses(client: GitClient) -> None:
@@ -270,7 +314,15 @@ def explain(
     ``action`` completes "cannot ... <url>": ``"push to"``, ``"read"``.
     """
     from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, SendPackError
+    from dulwich.errors import (
+        ApplyDeltaError,
+        ChecksumMismatch,
+        GitProtocolError,
+        HangupException,
+        NotGitRepository,
+        ObjectFormatException,
+        SendPackError,
+    )
     from dulwich.file import FileLocked
 
     given = connection is not None and (
@@ -316,6 +368,21 @@ def explain(
         # The object store's way of saying an object is absent (broken/shallow repo).
         where = "locally" if action == "push to" else "on the remote"
         return f"cannot {action} {shown}: object {text(exc.args[0])} is missing {where}"
+    if isinstance(
+        exc,
+        ValueError
+        | LookupError
+        | EOFError
+        | zlib.error
+        | struct.error
+        | ChecksumMismatch
+        | ApplyDeltaError
+        | ObjectFormatException,
+    ):
+        # dulwich parses what the server sent with plain unpacking and int(): a malformed
+        # ref listing, pkt-line or pack surfaces as one of these.
+        detail = text(exc) or type(exc).__name__
+        return f"cannot {action} {shown}: the server's answer is not valid git ({detail})"
     return None
 
 

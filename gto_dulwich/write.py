@@ -208,36 +208,53 @@ def execute(
     remote: str = "origin",
     report: Reporter = _ignore,
 ) -> list[Event]:
-    """Apply the steps in order; push what changed in one push when asked."""
+    """Apply the steps in order; push what changed in one push when asked.
+
+    Through a URL (a temporary store) nothing exists until the push lands: the
+    changes are reported only then, and a tag another writer made on the remote
+    first raises :class:`~gto_dulwich.remote.LostRace` (the caller re-plans).
+    """
     events: list[Event] = []
     created: list[str] = []
     deleted: list[str] = []
+    through_url = git.is_remote
+    held: list[Change] = []
+    note = held.append if through_url else report
     check_lengths(git, steps)
     wait_for_locks(git, steps)
     for step in steps:
         if isinstance(step, DeleteTag):
             delete(git, step.tag)
             deleted.append(step.tag)
-            report(Change("deleted", step.tag))
+            note(Change("deleted", step.tag))
         else:
             assert tagger is not None
             event = create(git, step, tagger)
             events.append(event)
             created.append(event.tag)
-            report(Change("created", event.tag, step))
+            note(Change("created", event.tag, step))
     if push and (created or deleted):
-        from gto_dulwich.remote import push_tags
+        from gto_dulwich.remote import LostRace, push_tags
 
-        for tag in (*created, *deleted):
-            report(Change("pushing", tag, deleted_tags=tuple(deleted)))
+        pushing = [
+            Change("pushing", tag, deleted_tags=tuple(deleted)) for tag in (*created, *deleted)
+        ]
+        if not through_url:
+            for change in pushing:
+                report(change)
         try:
-            push_tags(git, create=created, delete=deleted, remote=remote)
+            push_tags(git, create=created, delete=deleted, remote=remote, fresh=through_url)
+        except LostRace:
+            raise
         except GTOError as exc:
             command = "git push --delete" if deleted and not created else "git push"
             raise GTOError(
                 f"The command `{command} {remote} {' '.join((*created, *deleted))}` failed. "
                 f"Make sure your local repository is in sync with the remote. ({exc})"
             ) from None
+        if through_url:
+            for change in (*held, *pushing):
+                report(change)
         for tag in (*created, *deleted):
             report(Change("pushed", tag, deleted_tags=tuple(deleted)))
     return events

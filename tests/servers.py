@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 from wsgiref.simple_server import make_server
 
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
@@ -214,6 +214,18 @@ class BasicAuth:
         return self.app(environ, start_response)
 
 
+def _strict_refs(repo: Repo) -> None:
+    """Make a lost compare-and-swap raise, which dulwich's server reports as a failure."""
+    set_if_equals = repo.refs.set_if_equals
+
+    def checked(*args: Any, **kwargs: Any) -> bool:
+        if not set_if_equals(*args, **kwargs):
+            raise OSError("the ref changed meanwhile")
+        return True
+
+    setattr(repo.refs, "set_if_equals", checked)  # noqa: B010 - this server's repo only
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRemote:
     """A running server: its URL and the ``Repo`` object it serves (tests may tamper with it)."""
@@ -230,14 +242,19 @@ def serve_http(
     username: str | None = None,
     password: str | None = None,
     wrap: Callable[[WSGIApplication], WSGIApplication] | None = None,
+    strict_refs: bool = False,
 ) -> Iterator[HttpRemote]:
     """Serve the repository at ``repo_path`` over smart HTTP at ``http://127.0.0.1:PORT/``.
 
     With ``username`` (and ``password``) every request must carry those Basic
     credentials; ``wrap`` puts another WSGI middleware in front.  Unlike
-    dulwich's stock server this binds to the loopback interface only.
+    dulwich's stock server this binds to the loopback interface only.  With
+    ``strict_refs`` a ref update whose compare-and-swap fails is reported as
+    failed, as git does (dulwich's server answers "ok" and drops it: pitfall P8).
     """
     repo = Repo(str(repo_path))
+    if strict_refs:
+        _strict_refs(repo)
     try:
         app = make_wsgi_chain(DictBackend({"/": cast(BackendRepo, repo)}))
         if wrap is not None:
@@ -265,3 +282,53 @@ def serve_http(
             server.server_close()
     finally:
         repo.close()
+
+
+# -- git daemon (tests only: the product never runs git) ------------------------------
+
+
+@contextlib.contextmanager
+def serve_git_daemon(base: Path, *, timeout: float = 10.0) -> Iterator[int]:
+    """Run ``git daemon`` on 127.0.0.1 serving every repository under ``base``, pushes
+    allowed; yield its port.  Needs a git binary: callers skip when there is none."""
+    import shutil
+    import subprocess
+    import time
+
+    git = shutil.which("git")
+    if git is None:
+        raise RuntimeError("git is not installed")
+    port = closed_port()
+    proc = subprocess.Popen(
+        [
+            git,
+            "daemon",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={base}",
+            "--export-all",
+            "--enable=receive-pack",
+            "--reuseaddr",
+            "--informative-errors",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("git daemon did not start")
+            time.sleep(0.02)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
