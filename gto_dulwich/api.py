@@ -175,6 +175,9 @@ def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = T
         # A remote's store cannot be shared: the caller keeps it and must not close it.
         return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
     if isinstance(repo, str) and is_url(repo):
+        from gto_dulwich.settings import check_host
+
+        check_host(repo)
         if not remote:
             raise GTOError(_LOCAL_ONLY)
         from gto_dulwich.mirror import RemoteRepo
