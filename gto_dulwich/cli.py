@@ -1041,15 +1041,14 @@ def annotate(
     custom: str | None,
 ) -> None:
     """Add or update an artifact's entry in artifacts.yaml (in the work tree)."""
-    import json
-
     from gto_dulwich import api
+    from gto_dulwich.yamlsafe import load_json_bounded
 
     value: Any = custom
     if custom is not None:
         try:
-            value = json.loads(custom)
-        except json.JSONDecodeError:
+            value = load_json_bounded(custom, where="--custom")
+        except ValueError:
             value = custom
     api.annotate(
         repo,

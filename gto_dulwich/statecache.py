@@ -438,7 +438,13 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
 
     try:
         common = git.commondir
-        part("schema", f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all}".encode())
+        from gto_dulwich.yamlsafe import max_bytes
+
+        # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
+        part(
+            "schema",
+            f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all} yaml={max_bytes()}".encode(),
+        )
         part("config", repr(config).encode("utf-8", "backslashreplace"))
         part("packed-refs", _read(common / "packed-refs"))
         for ref, content in _loose_tag_refs(common):
