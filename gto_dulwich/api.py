@@ -36,6 +36,7 @@ from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
 from gto_dulwich.repo import GitRepo, RefEntry
 from gto_dulwich.transport import is_url
+from gto_dulwich.yamlsafe import max_bytes, too_large
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -238,7 +239,7 @@ def _read_state(
         )
 
     def index_at(commit: str) -> Index:
-        data = git.read_file(commit, config.index)
+        data = read_index(git, commit, config.index)
         if data is None:
             if views is not None:
                 from gto_dulwich.statecache import absent_for_sure
@@ -292,6 +293,16 @@ def _read_state(
         diagnostics=state.diagnostics + tuple(extra),
         tag_names=tag_names,
     )
+
+
+def read_index(git: GitRepo, commit: str, index: str) -> bytes | None:
+    """The bytes of ``index`` at ``commit`` (None: absent); one over the YAML size cap is
+    refused from its object header, before it is inflated."""
+    limit = max_bytes()
+    size = git.file_size(commit, index)
+    if size is not None and size > limit:
+        raise AnnotationsRefused(index, commit, too_large(size, limit))
+    return git.read_file(commit, index)
 
 
 def _registry(
@@ -592,7 +603,7 @@ def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | 
             commit = git.resolve(rev) if rev else git.head()
         if commit is None:
             return None
-        data = git.read_file(commit, registry.config.index)
+        data = read_index(git, commit, registry.config.index)
         if data is None:
             return None
         return parse_index(data, index=registry.config.index, commit=commit).artifacts.get(

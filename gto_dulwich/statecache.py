@@ -48,6 +48,7 @@ from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, pa
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
 from gto_dulwich.reducer import Artifact, RegistryState, reduce
 from gto_dulwich.repo import RefEntry, ref_entry
+from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
     from gto_dulwich.config import Config
@@ -328,6 +329,9 @@ class ArtifactSummaries:
         if git.commit_info(head) is None:
             self.owner.incomplete()
             return None
+        size = git.file_size(head, self.config.index)
+        if size is not None and size > max_bytes():
+            return None  # refused: the full read reports it
         data = git.read_file(head, self.config.index)
         if data is None:
             if not absent_for_sure(git, head, self.config.index):
@@ -438,8 +442,6 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
 
     try:
         common = git.commondir
-        from gto_dulwich.yamlsafe import max_bytes
-
         # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
         part(
             "schema",

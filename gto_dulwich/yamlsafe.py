@@ -45,6 +45,7 @@ __all__ = [
     "load_json_bounded",
     "load_yaml_bounded",
     "max_bytes",
+    "too_large",
 ]
 
 ENV_MAX_BYTES = "GTO_DULWICH_YAML_MAX_BYTES"
@@ -91,9 +92,12 @@ def check_size(size: int, *, where: str, limit: int | None = None) -> None:
     """Refuse a document of ``size`` bytes over the cap, before it is read or parsed."""
     cap = max_bytes() if limit is None else limit
     if size > cap:
-        raise YAMLRefused(
-            where, f"{size:,} bytes, more than the {cap:,} allowed ({ENV_MAX_BYTES} raises it)"
-        )
+        raise YAMLRefused(where, too_large(size, cap))
+
+
+def too_large(size: int, cap: int) -> str:
+    """The reason a document of ``size`` bytes is refused under the cap ``cap``."""
+    return f"{size:,} bytes, more than the {cap:,} allowed ({ENV_MAX_BYTES} raises it)"
 
 
 def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None) -> Any:

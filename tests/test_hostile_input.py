@@ -380,3 +380,29 @@ def test_an_error_ending_in_a_newline_prints_as_gto_prints_it(tmp_path: Path) ->
     _, err = ok(run(path, "register", "rf", "--version", "v1.0.0", env={"GTO_EMOJIS": "true"}), 1)
     # GTO 1.10.1 (fixtures/golden/writes/register_versions.json): the message, then an empty line.
     assert err == "❌ Version 'v1.0.0' already was registered.\n\n"
+
+
+def test_a_blob_size_comes_from_its_pack_header_even_for_a_delta() -> None:
+    """A zip-bomb blob is refused from its header (repo._packed_size), never inflated."""
+    import zlib
+
+    from gto_dulwich.repo import _packed_size
+
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out.append(byte | (0x80 if value else 0))
+            if not value:
+                return bytes(out)
+
+    def header(kind: int, size: int) -> bytes:
+        first = (kind << 4) | (size & 0x0F)
+        rest = varint(size >> 4) if size >> 4 else b""
+        return bytes([first | (0x80 if rest else 0)]) + rest
+
+    size = 3 << 30
+    assert _packed_size(header(3, size) + zlib.compress(b"x")) == size  # a blob
+    delta = zlib.compress(varint(10) + varint(size) + b"\x90\x0a")
+    assert _packed_size(header(6, 20) + b"\x85\x01" + delta) == size  # OFS_DELTA
+    assert _packed_size(header(7, 20) + b"\x11" * 20 + delta) == size  # REF_DELTA
