@@ -253,7 +253,10 @@ class GitRepo:
         ``peeled`` equals ``sha`` when a ``fully-peeled`` packed-refs says the ref
         names a non-tag object, and is None when nothing is known.
         """
-        wanted = tuple(TAGS_PREFIX + p.encode("utf-8") for p in prefixes or ("",))
+        # surrogateescape: a command-line name in no valid UTF-8 names the same bytes as a ref
+        wanted = tuple(
+            TAGS_PREFIX + p.encode("utf-8", "surrogateescape") for p in prefixes or ("",)
+        )
         common = self.commondir
         packed, fully_peeled = self.packed_refs()
         if not fully_peeled:  # the values as they are

@@ -406,3 +406,22 @@ def test_a_blob_size_comes_from_its_pack_header_even_for_a_delta() -> None:
     delta = zlib.compress(varint(10) + varint(size) + b"\x90\x0a")
     assert _packed_size(header(6, 20) + b"\x85\x01" + delta) == size  # OFS_DELTA
     assert _packed_size(header(7, 20) + b"\x11" * 20 + delta) == size  # REF_DELTA
+
+
+def test_a_command_line_name_in_no_valid_utf8_is_one_line(tmp_path: Path) -> None:
+    path = build_repo(spec(), tmp_path / "repo").path
+    name = "\udcff"  # the argument is the byte 0xff (os.fsencode)
+    for args in (
+        ["show", name],
+        ["show", name, "--json"],
+        ["history", name],
+        ["latest", name],
+        ["which", name, "prod"],
+        ["describe", name],
+        ["check-ref", f"{name}@v1.0.0"],
+        ["register", name],
+        ["deprecate", name],
+        ["annotate", name],
+    ):
+        _stdout, stderr = ok(run(path, *args), 0, 1)
+        assert "\\udcff" in stderr or not stderr
