@@ -40,7 +40,7 @@ class Tagger:
 
     @property
     def identity(self) -> bytes:
-        return f"{self.name} <{self.email}>".encode()
+        return f"{self.name} <{self.email}>".encode("utf-8", "surrogateescape")
 
 
 _RAW_DATE = re.compile(r"^@?(\d+)(?:\s+([+-]\d{4}))?$")

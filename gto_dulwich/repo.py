@@ -461,7 +461,7 @@ class GitRepo:
             for part in path.strip("/").split("/"):
                 if not mode & 0o040000:  # a file where the path wants a directory
                     return None
-                mode, sha = store[sha][part.encode("utf-8")]  # type: ignore[index]
+                mode, sha = store[sha][part.encode("utf-8", "surrogateescape")]  # type: ignore[index]
         except (KeyError, TypeError, AttributeError, *_UNREADABLE):
             return None
         return mode, sha
@@ -538,7 +538,7 @@ class GitRepo:
         tag.tagger = tagger
         tag.tag_time = time
         tag.tag_timezone = tz_offset
-        tag.message = message.encode("utf-8") + b"\n"
+        tag.message = message.encode("utf-8", "surrogateescape") + b"\n"
         self._store(tag)
         if self._claim_ref(ref, tag.id):
             return tag.id.decode("ascii")

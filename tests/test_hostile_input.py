@@ -425,3 +425,16 @@ def test_a_command_line_name_in_no_valid_utf8_is_one_line(tmp_path: Path) -> Non
     ):
         _stdout, stderr = ok(run(path, *args), 0, 1)
         assert "\\udcff" in stderr or not stderr
+
+
+def test_non_utf8_messages_and_taggers_are_written_as_given(tmp_path: Path) -> None:
+    """git stores what it is given: the bytes of the arguments, not an exit 3."""
+    path = build_repo(spec(), tmp_path / "repo").path
+    byte = "\udcff"
+    args = ["register", "rf", "-m", f"m{byte}", "--author", f"a{byte}", "--author-email", "e@x"]
+    stdout, _ = ok(run(path, *args))
+    assert stdout.startswith("Created git tag 'rf@v1.0.1'")
+    history = json.loads(ok(run(path, "history", "rf", "--json"))[0])
+    assert history[0]["message"] == "m\ufffd"
+    assert history[0]["author"] == "a\ufffd"
+    one_line_error(run(path, "annotate", "rf", "--path", byte, "-e"), "is not committed at HEAD")
