@@ -54,8 +54,41 @@ def safe_message(text: str) -> str:
 
 
 def to_json(data: Any) -> str:
-    """GTO's JSON: indent 4, non-ASCII escaped, keys in record order."""
-    return json.dumps(data, indent=4, ensure_ascii=True)
+    """GTO's JSON: indent 4, non-ASCII escaped, keys in record order.
+
+    ``custom`` data from YAML may hold what JSON cannot (GTO fails on it): timestamps
+    become ISO 8601 text, sets sorted lists, binary base64 text, other keys their
+    JSON text.
+    """
+    try:
+        return json.dumps(data, indent=4, ensure_ascii=True)
+    except (TypeError, ValueError):
+        return json.dumps(_plain(data), indent=4, ensure_ascii=True)
+
+
+def _plain(value: Any) -> Any:
+    import base64
+    import datetime
+
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_key(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(item) for item in value), key=json.dumps)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    return json.dumps(_plain(key))
 
 
 def _is_number(text: str) -> bool:

@@ -438,3 +438,21 @@ def test_non_utf8_messages_and_taggers_are_written_as_given(tmp_path: Path) -> N
     assert history[0]["message"] == "m\ufffd"
     assert history[0]["author"] == "a\ufffd"
     one_line_error(run(path, "annotate", "rf", "--path", byte, "-e"), "is not committed at HEAD")
+
+
+def test_custom_data_json_cannot_hold_is_still_printed(tmp_path: Path) -> None:
+    """GTO fails on it ("Serialisation is not implemented"); we print it as text."""
+    index = (
+        "rf:\n  type: model\n  custom:\n    s: !!set {b, a}\n    b: !!binary aGVsbG8=\n"
+        "    t: 2024-01-01 10:00:00\n    ? [1, 2]\n    : tuple key\n"
+    )
+    path = build_repo(with_index(index, index), tmp_path / "repo").path
+    for args in (["describe", "rf"], ["show", "rf", "--json"], ["print-state"]):
+        json.loads(ok(run(path, *args))[0])
+    custom = json.loads(ok(run(path, "describe", "rf"))[0])["custom"]
+    assert custom == {
+        "s": ["a", "b"],
+        "b": "aGVsbG8=",
+        "t": "2024-01-01T10:00:00",
+        "[1, 2]": "tuple key",
+    }
