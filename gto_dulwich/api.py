@@ -505,10 +505,20 @@ def fetch_tags(
     prefixes = artifact_prefixes(artifact) if artifact else None
     git = _open_git(repo, remote=False)
     try:
+        _check_remote(git, remote)
         return _fetch(git, prefixes, remote=remote)
     finally:
         if not isinstance(repo, GitRepo):
             git.close()
+
+
+def _check_remote(git: GitRepo, remote: str) -> None:
+    """Refuse a configured remote URL that ssh would misread (a host starting with '-')."""
+    from gto_dulwich.settings import check_host
+
+    url = git.remote_url(remote)
+    if url:
+        check_host(url, remote=remote)
 
 
 def _check_config(repo: RepoLike) -> Config:
@@ -651,6 +661,8 @@ def _run_write(
 
     git, owned = _writer(repo)
     try:
+        if push and not git.is_remote:
+            _check_remote(git, "origin")  # before anything is written
         with Registry.open(git, artifact=name) as registry:
             steps = make_plan(registry)
             check_free(steps, registry.tag_names)

@@ -57,16 +57,23 @@ _SCHEME_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 _SCP_HOST = re.compile(r"^([^/:]+):")
 
 
-def check_host(location: str) -> None:
+def check_host(location: str, *, remote: str | None = None) -> None:
     """Refuse a URL whose host (or ``user@host``) starts with ``-``: ssh would take it
-    for an option."""
+    for an option.  ``remote`` names the git remote the URL came from (then it is not a
+    usage error but the repository's configuration, exit 1)."""
     match = _SCHEME_HOST.match(location) or _SCP_HOST.match(location)
     if match is None:
         return
     authority = match.group(1)
     host = authority.rpartition("@")[2]
     if authority.startswith("-") or host.startswith("-"):
-        raise BadLocation(
-            f"Refusing repository URL '{location}': its host starts with '-' "
+        from gto_dulwich.transport import redact_url
+
+        what = f"the URL of remote '{remote}'" if remote else "repository URL"
+        error = BadLocation(
+            f"Refusing {what} '{redact_url(location)}': its host starts with '-' "
             "(ssh would read it as an option)"
         )
+        if remote:
+            error.exit_code = 1
+        raise error

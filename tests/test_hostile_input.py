@@ -456,3 +456,17 @@ def test_custom_data_json_cannot_hold_is_still_printed(tmp_path: Path) -> None:
         "t": "2024-01-01T10:00:00",
         "[1, 2]": "tuple key",
     }
+
+
+def test_an_origin_whose_host_looks_like_an_option_is_refused_before_writing(
+    tmp_path: Path,
+) -> None:
+    path = build_repo(spec(), tmp_path / "repo").path
+    with (path / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = ssh://-oProxyCommand=touch${IFS}pwned/x\n')
+    refs = sorted(p.name for p in (git_dir(path) / "refs" / "tags").rglob("*"))
+    message = "Refusing the URL of remote 'origin'"
+    one_line_error(run(path, "register", "rf", "--version", "v2.0.0", "--push"), message)
+    one_line_error(run(path, "check-ref", "rf@v1.0.0", "--fetch-tags"), message)
+    assert sorted(p.name for p in (git_dir(path) / "refs" / "tags").rglob("*")) == refs
+    assert not (path / "pwned").exists()
