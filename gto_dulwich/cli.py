@@ -548,7 +548,16 @@ def _triggered_event(
                 raise GTOError(f"'{ref}' is not a registry event")
             return None
         if output_file:
-            annotation = api.describe(registry, events[0].artifact, rev=events[0].commit)
+            from gto_dulwich.errors import AnnotationsError
+            from gto_dulwich.render import safe
+
+            try:
+                annotation = api.describe(registry, events[0].artifact, rev=events[0].commit)
+            except AnnotationsError as exc:  # the event stands; its annotation cannot be read
+                click.echo(
+                    f"warning: {safe(str(exc))}; type, path and description left empty", err=True
+                )
+                annotation = None
             fields = _ci_fields(events[0], annotation)
             ci.append_github_output(output_file, ci.output_values(fields))
         return events[0]

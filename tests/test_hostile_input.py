@@ -470,3 +470,14 @@ def test_an_origin_whose_host_looks_like_an_option_is_refused_before_writing(
     one_line_error(run(path, "check-ref", "rf@v1.0.0", "--fetch-tags"), message)
     assert sorted(p.name for p in (git_dir(path) / "refs" / "tags").rglob("*")) == refs
     assert not (path / "pwned").exists()
+
+
+def test_check_ref_github_output_survives_a_refused_artifacts_yaml(tmp_path: Path) -> None:
+    built = build_repo(with_index("rf: {type: model}\n", laughs()), tmp_path / "repo")
+    output = tmp_path / "out.txt"
+    args = ["check-ref", "rf@v1.0.0", "--github-output"]
+    stdout, stderr = ok(run(built.path, *args, env={"GITHUB_OUTPUT": str(output)}))
+    assert 'Version "v1.0.0" of artifact "rf" was registered' in stdout
+    assert f"artifacts.yaml at commit {built.commits['c1'][:7]} refused" in stderr
+    assert output.read_text().startswith("event=registration\nname=rf\nversion=v1.0.0\n")
+    assert "type=\npath=\ndescription=\n" in output.read_text()
