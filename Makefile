@@ -45,6 +45,7 @@ report: demo
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/remote.py
+	$(BIN)/python bench/yaml_parse.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from gto_dulwich.annotations import Annotation, Index, parse_index
+from gto_dulwich.annotations import Annotation, AnnotationsRefused, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
@@ -36,6 +36,7 @@ from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
 from gto_dulwich.repo import GitRepo, RefEntry
 from gto_dulwich.transport import is_url
+from gto_dulwich.yamlsafe import max_bytes, too_large
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -175,6 +176,9 @@ def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = T
         # A remote's store cannot be shared: the caller keeps it and must not close it.
         return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
     if isinstance(repo, str) and is_url(repo):
+        from gto_dulwich.settings import check_host
+
+        check_host(repo)
         if not remote:
             raise GTOError(_LOCAL_ONLY)
         from gto_dulwich.mirror import RemoteRepo
@@ -235,7 +239,7 @@ def _read_state(
         )
 
     def index_at(commit: str) -> Index:
-        data = git.read_file(commit, config.index)
+        data = read_index(git, commit, config.index)
         if data is None:
             if views is not None:
                 from gto_dulwich.statecache import absent_for_sure
@@ -255,7 +259,13 @@ def _read_state(
                     store.put(key, indexes[key].to_dict())
         return indexes[key]
 
-    head_index = index_at(head) if head else Index()
+    try:
+        head_index = index_at(head) if head else Index()
+    except AnnotationsRefused as exc:
+        # Over the YAML bounds (a hostile push, not a typo): skip it, read the rest.
+        assert head is not None
+        extra.append(Diagnostic(head[:7], f"{exc}; annotations skipped", "error"))
+        head_index = Index()
 
     def snapshot(commit: str) -> CommitSnapshot | None:
         info = git.commit_info(commit)
@@ -283,6 +293,16 @@ def _read_state(
         diagnostics=state.diagnostics + tuple(extra),
         tag_names=tag_names,
     )
+
+
+def read_index(git: GitRepo, commit: str, index: str) -> bytes | None:
+    """The bytes of ``index`` at ``commit`` (None: absent); one over the YAML size cap is
+    refused from its object header, before it is inflated."""
+    limit = max_bytes()
+    size = git.file_size(commit, index)
+    if size is not None and size > limit:
+        raise AnnotationsRefused(index, commit, too_large(size, limit))
+    return git.read_file(commit, index)
 
 
 def _registry(
@@ -567,10 +587,20 @@ def fetch_tags(
     prefixes = artifact_prefixes(artifact) if artifact else None
     git = _open_git(repo, remote=False)
     try:
+        _check_remote(git, remote)
         return _fetch(git, prefixes, remote=remote)
     finally:
         if not isinstance(repo, GitRepo):
             git.close()
+
+
+def _check_remote(git: GitRepo, remote: str) -> None:
+    """Refuse a configured remote URL that ssh would misread (a host starting with '-')."""
+    from gto_dulwich.settings import check_host
+
+    url = git.remote_url(remote)
+    if url:
+        check_host(url, remote=remote)
 
 
 def _check_config(repo: RepoLike) -> Config:
@@ -665,7 +695,7 @@ def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | 
             commit = git.resolve(rev) if rev else git.head()
         if commit is None:
             return None
-        data = git.read_file(commit, registry.config.index)
+        data = read_index(git, commit, registry.config.index)
         if data is None:
             return None
         return parse_index(data, index=registry.config.index, commit=commit).artifacts.get(
@@ -726,6 +756,8 @@ def _run_write(
 
     git, owned = _writer(repo)
     try:
+        if push and not git.is_remote:
+            _check_remote(git, "origin")  # before anything is written
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             with Registry.open(git, artifact=name) as registry:
                 steps = make_plan(registry)

@@ -42,12 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
-from gto_dulwich.cache import write_atomically
+from gto_dulwich.cache import read_json, write_atomically
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
 from gto_dulwich.reducer import Artifact, RegistryState, reduce
 from gto_dulwich.repo import RefEntry, ref_entry
+from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
     from gto_dulwich.config import Config
@@ -328,6 +329,9 @@ class ArtifactSummaries:
         if git.commit_info(head) is None:
             self.owner.incomplete()
             return None
+        size = git.file_size(head, self.config.index)
+        if size is not None and size > max_bytes():
+            return None  # refused: the full read reports it
         data = git.read_file(head, self.config.index)
         if data is None:
             if not absent_for_sure(git, head, self.config.index):
@@ -438,7 +442,11 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
 
     try:
         common = git.commondir
-        part("schema", f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all}".encode())
+        # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
+        part(
+            "schema",
+            f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all} yaml={max_bytes()}".encode(),
+        )
         part("config", repr(config).encode("utf-8", "backslashreplace"))
         part("packed-refs", _read(common / "packed-refs"))
         for ref, content in _loose_tag_refs(common):
@@ -516,10 +524,7 @@ def absent_for_sure(git: GitRepo, commit: str, path: str) -> bool:
 
 def _load(path: Path) -> list[dict[str, Any]]:
     """The file's entries, or none when it is missing, corrupt or from another version."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return []
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == FORMAT
@@ -532,10 +537,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
 
 def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == GROUPS_FORMAT
