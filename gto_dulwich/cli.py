@@ -1245,6 +1245,7 @@ EXAMPLES = {
     "tag-path": "gto tag-path out/plot.png --set lr=0.001",
     "print-state": "gto print-state",
     "parse-tag": "gto parse-tag 'rf#production#3'",
+    "report": "gto report -o build/registry --title 'Model registry'",
 }
 for _name, _example in EXAMPLES.items():
     # "\b": Click keeps the lines of that paragraph as they are.
