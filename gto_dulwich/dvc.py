@@ -127,9 +127,9 @@ def merge(
 ) -> dict[str, Annotation]:
     """``artifacts.yaml`` entries (file order), then ``dvc.yaml`` artifacts it does not name.
 
-    When both declare a name, the ``artifacts.yaml`` entry wins whole (no field
-    mixing, so every answer comes from one file, and a registry GTO reads
-    answers exactly as in GTO); the shadowed entry is reported as a problem.
+    When both declare a name, the ``artifacts.yaml`` entry wins whole: no field
+    mixing, so every answer comes from one file (``Annotation.source``), and a
+    registry GTO reads answers exactly as in GTO.
     """
     if not declared:
         return dict(index)
@@ -137,21 +137,6 @@ def merge(
     for name, annotation in declared.items():
         merged.setdefault(name, annotation)
     return merged
-
-
-def shadowed(
-    index: Mapping[str, Annotation], found: DvcCommit, commit: str, index_name: str
-) -> list[Problem]:
-    """The ``dvc.yaml`` artifacts that ``index`` overrides (reported, not an error)."""
-    return [
-        Problem(
-            art.annotation.source or PROJECT_FILE,
-            commit,
-            f"artifact '{art.name}' is also in {index_name}, whose entry is used",
-        )
-        for name, art in found.artifacts.items()
-        if name in index
-    ]
 
 
 def object_url(remote_url: str, md5: str, dvc3: bool) -> str:
@@ -871,3 +856,12 @@ def dvc_output(git: GitRepo, commit: str, annotation: Annotation) -> DvcOutput |
 def with_source(annotation: Annotation, index: str) -> Annotation:
     """The annotation with ``source`` filled in (``index`` for ``artifacts.yaml``)."""
     return annotation if annotation.source else replace(annotation, source=index)
+
+
+def names_after(git: GitRepo, commit: str, index_names: list[str], *, cache: bool) -> list[str]:
+    """``index_names`` followed by the ``dvc.yaml`` artifacts of ``commit`` they do not name."""
+    reader = DvcReader(git, cache=cache)
+    found = reader.read(commit)
+    reader.save()
+    known = set(index_names)
+    return index_names + [name for name in found.artifacts if name not in known]
