@@ -273,8 +273,10 @@ def load_yaml(data: bytes) -> Any:
             found = re.search(r'found duplicate key "([^"]*)"', text)
             key = f" '{found.group(1)}'" if found else ""
             raise _Bad(f"duplicate key{key} (invalid YAML)") from None
-        detail = " ".join(text.split()) if text else type(exc).__name__
-        raise _Bad(f"invalid YAML ({detail[:200]})") from None
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or (text.splitlines() or [type(exc).__name__])[0]
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise _Bad(f"invalid YAML{where}: {' '.join(str(problem).split())[:200]}") from None
 
 
 def _check_expansion(data: bytes) -> None:
@@ -440,6 +442,8 @@ class _Cache(_Store):
     """Walked trees and parsed DVC files, by object id (objects never change)."""
 
     section = "dvc"
+    # Bumped whenever what a parse returns changes: old entries are then ignored.
+    version = 2
 
 
 @dataclass(frozen=True, slots=True)
