@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from gto_dulwich.annotations import Annotation, Index, parse_index
+from gto_dulwich.annotations import Annotation, AnnotationsRefused, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
@@ -270,7 +270,13 @@ def _read_state(
                 extra.append(Diagnostic(problem.file, f"at commit {commit[:7]}: {problem.detail}"))
         return merge(index.artifacts, found.annotations())
 
-    head_index = index_at(head) if head else Index()
+    try:
+        head_index = index_at(head) if head else Index()
+    except AnnotationsRefused as exc:
+        # Over the YAML bounds (a hostile push, not a typo): skip it, read the rest.
+        assert head is not None
+        extra.append(Diagnostic(head[:7], f"{exc}; annotations skipped", "error"))
+        head_index = Index()
     head_annotations = annotations_at(head, head_index) if head else {}
 
     def snapshot(commit: str) -> CommitSnapshot | None:

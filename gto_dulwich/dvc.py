@@ -48,10 +48,8 @@ LOCK_FILE = "dvc.lock"
 IGNORE_FILE = ".dvcignore"
 DVC_DIR = ".dvc"
 CACHE_FILE_NAME = "gto_dulwich-dvc.json"
-#: DVC files larger than this are reported, not parsed.
-MAX_FILE_BYTES = 4 * 1024 * 1024
-#: YAML nodes a file may expand to once aliases are followed (a "billion laughs" is refused).
-MAX_YAML_NODES = 200_000
+#: A .dvcignore larger than this is not read (YAML files have yamlsafe's cap).
+MAX_FILE_BYTES = 1 << 20
 _KEYS = frozenset({"path", "desc", "type", "labels", "meta"})
 _DIR_MODE = 0o040000
 _FILE_MODES = (0o100644, 0o100755)
@@ -253,65 +251,26 @@ class _Bad(Exception):
     """A DVC file or entry we cannot use (internal: becomes a :class:`Problem`)."""
 
 
-def load_yaml(data: bytes) -> Any:
-    """Safe-load YAML with a size cap and bounded alias expansion.
+def load_yaml(data: bytes, where: str) -> Any:
+    """Safe-load a DVC file within :mod:`gto_dulwich.yamlsafe`'s bounds (size, depth, aliases)."""
+    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused, load_yaml_bounded
 
-    TODO(harden-input): switch to ``annotations.load_yaml_bounded`` once merged.
-    """
-    from gto_dulwich.annotations import load_yaml as _load
-
-    if len(data) > MAX_FILE_BYTES:
-        raise _Bad(f"file is larger than {MAX_FILE_BYTES} bytes")
     try:
-        _check_expansion(data)
-        return _load(data)
-    except _Bad:
-        raise
-    except Exception as exc:  # ruamel raises many unrelated types for bad YAML
-        text = str(exc)
-        if "duplicate key" in text:
-            found = re.search(r'found duplicate key "([^"]*)"', text)
-            key = f" '{found.group(1)}'" if found else ""
-            raise _Bad(f"duplicate key{key} (invalid YAML)") from None
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or (text.splitlines() or [type(exc).__name__])[0]
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise _Bad(f"invalid YAML{where}: {' '.join(str(problem).split())[:200]}") from None
-
-
-def _check_expansion(data: bytes) -> None:
-    """Refuse YAML whose aliases would expand past :data:`MAX_YAML_NODES` nodes."""
-    if b"*" not in data:
-        return
-    from ruamel.yaml import YAML
-    from ruamel.yaml.events import (
-        AliasEvent,
-        CollectionEndEvent,
-        CollectionStartEvent,
-        ScalarEvent,
-    )
-
-    sizes: dict[str, int] = {}
-    stack: list[list[Any]] = [[None, 0]]
-    for event in YAML(typ="safe", pure=True).parse(data):
-        if isinstance(event, CollectionStartEvent):
-            stack.append([event.anchor, 1])
-            continue
-        if isinstance(event, ScalarEvent):
-            size = 1
-            if event.anchor:
-                sizes[event.anchor] = 1
-        elif isinstance(event, AliasEvent):
-            size = sizes.get(event.anchor, 1)
-        elif isinstance(event, CollectionEndEvent) and len(stack) > 1:
-            anchor, size = stack.pop()
-            if anchor:
-                sizes[anchor] = size
-        else:
-            continue
-        stack[-1][1] += size
-        if stack[-1][1] > MAX_YAML_NODES or stack[0][1] > MAX_YAML_NODES:
-            raise _Bad(f"YAML expands to more than {MAX_YAML_NODES} nodes (aliases)")
+        return load_yaml_bounded(data, where=where)
+    except YAMLRefused as exc:
+        raise _Bad(exc.reason) from None
+    except YAMLError as exc:
+        # ruamel's own error (kept as the context) says where and what; yamlsafe's line does not.
+        cause = exc.__context__
+        problem = getattr(cause, "problem", None)
+        found = re.search(r'found duplicate key "([^"]*)"', str(problem or ""))
+        if found:
+            raise _Bad(f"duplicate key '{found.group(1)}' (invalid YAML)") from None
+        mark = getattr(cause, "problem_mark", None)
+        if problem and mark is not None:
+            where_in = f"line {mark.line + 1}, column {mark.column + 1}"
+            raise _Bad(f"invalid YAML at {where_in}: {' '.join(str(problem).split())}") from None
+        raise _Bad(exc.reason) from None
 
 
 def _has_interpolation(value: Any, depth: int = 0) -> bool:
@@ -351,7 +310,7 @@ def parse_dvcyaml(data: bytes, dvcfile: str) -> tuple[list[tuple[str, dict[str, 
     """
     directory = posixpath.dirname(dvcfile)
     try:
-        raw = load_yaml(data)
+        raw = load_yaml(data, dvcfile)
     except _Bad as exc:
         return [], [str(exc)]
     if raw is None:
@@ -443,7 +402,7 @@ class _Cache(_Store):
 
     section = "dvc"
     # Bumped whenever what a parse returns changes: old entries are then ignored.
-    version = 2
+    version = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -675,7 +634,7 @@ class DvcReader:
         if data is None:
             return None
         try:
-            return load_yaml(data)
+            return load_yaml(data, path)
         except _Bad as exc:
             problems.append(Problem(path, commit, str(exc)))
             return None

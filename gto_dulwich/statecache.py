@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
-from gto_dulwich.cache import write_atomically
+from gto_dulwich.cache import read_json, write_atomically
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
@@ -526,10 +526,7 @@ def absent_for_sure(git: GitRepo, commit: str, path: str) -> bool:
 
 def _load(path: Path) -> list[dict[str, Any]]:
     """The file's entries, or none when it is missing, corrupt or from another version."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return []
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == FORMAT
@@ -542,10 +539,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
 
 def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == GROUPS_FORMAT
