@@ -651,6 +651,26 @@ def describe_artifact(
             registry.close()
 
 
+def dvc_problems(registry: Registry) -> list[Diagnostic]:
+    """What keeps HEAD's ``dvc.yaml`` artifacts from their data: a broken ``dvc.lock`` or
+    ``.dvc`` file, a remote ``.dvc/config`` does not define (for ``doctor``)."""
+    from gto_dulwich.dvc import DvcReader
+
+    git = registry.git
+    head = git.head()
+    if head is None:
+        return []
+    reader = DvcReader(git, cache=not disabled_by_env())
+    workdir = None if git.is_remote else git.workdir
+    found: dict[tuple[str, str], Diagnostic] = {}
+    for art in reader.read(head).artifacts.values():
+        for problem in reader.output(head, art.annotation, workdir=workdir)[1]:
+            reason = f"at commit {head[:7]}: {problem.detail} (artifact '{art.name}')"
+            found.setdefault((problem.file, problem.detail), Diagnostic(problem.file, reason))
+    reader.save()
+    return list(found.values())
+
+
 def parse_tag(name: str) -> dict[str, object]:
     """GTO's ``parse_tag``: the parsed tag as a dict (raises on a non-GTO tag)."""
     return _parse_tag(name).to_dict()

@@ -595,7 +595,7 @@ def doctor(repo: str) -> None:
         for line in registry.config.dump_lines():
             echo(line)
         echo("-" * 33)
-        diagnostics = registry.diagnostics
+        diagnostics = (*registry.diagnostics, *api.dvc_problems(registry))
         for diagnostic in diagnostics:
             echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {safe(diagnostic.reason)}")
     errors = sum(d.severity == "error" for d in diagnostics)
