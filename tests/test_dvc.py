@@ -250,3 +250,183 @@ def _blob_paths(git: GitRepo, commit: str) -> dict[str, str]:
     assert tree is not None
     walk(tree, "")
     return paths
+
+
+# -- walking, caching, hostile input -------------------------------------------------------
+
+
+def _repo(tmp_path: Path, files: dict[str, str], *, bare: bool = False, name: str = "repo") -> Path:
+    from gto_dulwich.builder import build_repo
+
+    spec = {
+        "name": "t",
+        "commits": [
+            {"id": "c1", "message": "m", "time": "2024-01-01T00:00:00+00:00", "files": files}
+        ],
+        "tags": [{"name": "m@v1.0.0", "target": "c1", "time": "2024-01-01T01:00:00+00:00"}],
+    }
+    return build_repo(spec, tmp_path / name, bare=bare).path
+
+
+class _Counting(GitRepo):
+    trees = 0
+    blobs = 0
+
+    def tree_entries(self, tree: str) -> list[tuple[str, int, str]] | None:
+        type(self).trees += 1
+        return super().tree_entries(tree)
+
+    def read_blob(self, sha: str) -> bytes | None:
+        type(self).blobs += 1
+        return super().read_blob(sha)
+
+
+def _read(path: Path, *, cache: bool = True) -> tuple[dict[str, str | None], list[str]]:
+    with GitRepo.open(path) as git:
+        head = git.head()
+        assert head is not None
+        reader = DvcReader(git, cache=cache)
+        found = reader.read(head)
+        reader.save()
+    return (
+        {name: art.annotation.path for name, art in found.artifacts.items()},
+        [f"{p.file}: {p.detail}" for p in found.problems],
+    )
+
+
+def test_walked_trees_and_parsed_files_are_cached_by_object_id(tmp_path: Path) -> None:
+    files = {".dvc/config": ""}
+    for n in range(20):
+        files[f"p{n}/dvc.yaml"] = f"artifacts:\n  m:\n    path: m{n}.pkl\n"
+        files[f"p{n}/src/a.py"] = "x\n"
+    path = _repo(tmp_path, files)
+    repo = _Counting(GitRepo.open(path).dulwich)
+    head = repo.head()
+    assert head is not None
+    reader = DvcReader(repo)
+    first = reader.read(head)
+    reader.save()
+    assert len(first.artifacts) == 20
+    assert _Counting.trees > 40
+    assert _Counting.blobs == 20
+    _Counting.trees = _Counting.blobs = 0
+    again = DvcReader(repo)  # a new process: only the cache file
+    assert again.read(head) == first
+    assert (_Counting.trees, _Counting.blobs) == (1, 0)  # the root, to see it is a DVC project
+    repo.close()
+    # A damaged cache file is ignored, never trusted.
+    (path / ".git" / "gto_dulwich-dvc.json").write_text('{"format": "x"')
+    assert _read(path)[0] == {f"p{n}:m": f"p{n}/m{n}.pkl" for n in range(20)}
+
+
+def test_a_repository_without_dvc_files_is_not_walked(tmp_path: Path) -> None:
+    path = _repo(tmp_path, {"a/b/c/d.txt": "x", "artifacts.yaml": "m: {}\n"})
+    repo = _Counting(GitRepo.open(path).dulwich)
+    _Counting.trees = 0
+    head = repo.head()
+    assert head is not None
+    assert DvcReader(repo, cache=False).read(head).artifacts == {}
+    assert _Counting.trees == 1
+    repo.close()
+
+
+def test_nested_project_has_its_own_dvcignore(tmp_path: Path) -> None:
+    path = _repo(
+        tmp_path,
+        {
+            ".dvc/config": "",
+            ".dvcignore": "tmp\n",
+            "tmp/dvc.yaml": "artifacts:\n  a:\n    path: a\n",
+            "sub/.dvc/config": "",
+            "sub/.dvcignore": "/skip\n",
+            "sub/tmp/dvc.yaml": "artifacts:\n  b:\n    path: b\n",
+            "sub/skip/dvc.yaml": "artifacts:\n  c:\n    path: c\n",
+            "sub/dvc.yaml": "artifacts:\n  d:\n    path: ../d\n",
+            ".git2/dvc.yaml": "artifacts:\n  e:\n    path: e\n",
+            ".dvc/dvc.yaml": "artifacts:\n  f:\n    path: f\n",
+        },
+    )
+    names, problems = _read(path)
+    assert names == {"sub:d": "d", "sub/tmp:b": "sub/tmp/b", ".git2:e": ".git2/e"}
+    assert problems == []
+
+
+def test_hostile_dvc_files_become_one_line_problems(tmp_path: Path) -> None:
+    path = _repo(
+        tmp_path,
+        {
+            ".dvc/config": "",
+            "dvc.yaml": "artifacts:\n  ok:\n    path: ok.pkl\n",
+            "up/dvc.yaml": "artifacts:\n  m:\n    path: ../../../etc/passwd\n",
+            "abs/dvc.yaml": "artifacts:\n  m:\n    path: /etc/passwd\n",
+            "badid/dvc.yaml": "artifacts:\n  -bad-:\n    path: x\n",
+            "list/dvc.yaml": "- 1\n- 2\n",
+            "arts/dvc.yaml": "artifacts: [1, 2]\n",
+            "labels/dvc.yaml": "artifacts:\n  m:\n    path: x\n    labels: [1]\n",
+            "tabs/dvc.yaml": "artifacts:\n\tm: {path: x}\n",
+            "big/dvc.yaml": "# " + "x" * (1 << 20) + "\n",
+            "empty/dvc.yaml": "",
+            "stages/dvc.yaml": "stages:\n  s:\n    cmd: x\nvars: [a.yaml]\nplots: [p.json]\n",
+        },
+    )
+    names, problems = _read(path, cache=False)
+    assert names == {"ok": "ok.pkl"}
+    assert all("\n" not in p for p in problems)
+    files = sorted(p.split(":")[0] for p in problems)
+    assert files == [
+        "abs/dvc.yaml",
+        "arts/dvc.yaml",
+        "badid/dvc.yaml",
+        "big/dvc.yaml",
+        "labels/dvc.yaml",
+        "list/dvc.yaml",
+        "tabs/dvc.yaml",
+        "up/dvc.yaml",
+    ]
+    result = run_process(["-v", "show", "--json"], cwd=path)
+    assert result.exit_code == 0
+    assert "Traceback" not in result.stderr
+
+
+def test_remotes_config_local_remote_urls_and_bare_repositories(tmp_path: Path) -> None:
+    files = {
+        ".dvc/config": (
+            "[core]\n    remote = main\n"
+            "['remote \"main\"']\n    url = remote://base/sub/dir\n"
+            "['remote \"base\"']\n    url = https://h.example/root/\n"
+            "['remote \"va\"']\n    url = s3://b/p\n    version_aware = true\n"
+            "['remote \"rel\"']\n    url = ../store\n"
+        ),
+        "dvc.yaml": (
+            "stages:\n  s:\n    cmd: x\n    outs:\n    - va.pkl:\n        remote: va\n"
+            "    - rel.pkl:\n        remote: rel\n    - m.pkl\n"
+            "artifacts:\n  m:\n    path: m.pkl\n  va:\n    path: va.pkl\n"
+            "  rel:\n    path: rel.pkl\n"
+        ),
+        "dvc.lock": (
+            "schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+            + "".join(
+                f"    - path: {n}.pkl\n      md5: {'ab' * 16}\n      size: 3\n"
+                for n in ("m", "va", "rel")
+            )
+        ),
+    }
+    path = _repo(tmp_path, files)
+    root = str(path)
+    url = run_cli(["describe", "m", "--url", "-r", root])
+    assert url.stdout == f"https://h.example/root/sub/dir/ab/{'ab' * 15}\n"  # DVC 2 layout
+    va = run_cli(["describe", "va", "--url", "-r", root])
+    assert va.exit_code == 1
+    assert "version_aware" in va.stderr
+    rel = run_cli(["describe", "rel", "--url", "-r", root])
+    assert rel.stdout == f"{path / 'store'}/ab/{'ab' * 15}\n"
+    # config.local of the work tree overrides the committed default remote.
+    (path / ".dvc" / "config.local").write_text("[core]\n    remote = base\n")
+    assert run_cli(["describe", "m", "--url", "-r", root]).stdout == (
+        f"https://h.example/root/ab/{'ab' * 15}\n"
+    )
+    # A bare repository has no .dvc/ folder to resolve a relative remote against.
+    bare = _repo(tmp_path, files, bare=True, name="bare.git")
+    result = run_cli(["describe", "rel", "--url", "-r", str(bare)])
+    assert result.exit_code == 1
+    assert "relative path and there is no work tree" in result.stderr
