@@ -764,6 +764,14 @@ def describe(
             click.echo(f"warning: {render.safe(str(problem))}", err=True)
     annotation = found.annotation
     if annotation is None:
+        if url_only:  # a script asked for an address: nothing is not an answer
+            raise GTOError(
+                f"'{name}' matches no registered version: no such version, "
+                "a deregistered one, or a stage no version holds"
+                if found.commit is None
+                else f"'{name}' is declared in no artifacts.yaml or dvc.yaml "
+                f"at commit {found.commit[:7]}"
+            )
         return
     field = next((key for key, wanted in flags.items() if wanted), None)
     if field is None:

@@ -416,7 +416,10 @@ class DvcReader:
 
     def __init__(self, git: GitRepo, *, cache: bool = True) -> None:
         self.git = git
-        self._walks: dict[tuple[str, str], _Walk] = {}
+        self._subtrees: dict[
+            tuple[str, str, tuple[_Rule, ...]],
+            tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]],
+        ] = {}
         self._parsed: dict[tuple[str, str], tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
         self._commits: dict[str, DvcCommit] = {}
         self._store: _Cache | None = None
@@ -512,10 +515,32 @@ class DvcReader:
         *,
         top: bool = False,
     ) -> None:
+        # Consecutive commits share most subtrees: walk each (tree, place, rules) once.
+        key = (tree, prefix, rules)
+        known = self._subtrees.get(key)
+        if known is None:
+            here_files: list[tuple[str, str]] = []
+            here_nested: list[tuple[str, str]] = []
+            self._walk_tree(tree, prefix, rules, here_files, here_nested, top=top)
+            known = (tuple(here_files), tuple(here_nested))
+            self._subtrees[key] = known
+        files.extend(known[0])
+        nested.extend(known[1])
+
+    def _walk_tree(
+        self,
+        tree: str,
+        prefix: str,
+        rules: tuple[_Rule, ...],
+        files: list[tuple[str, str]],
+        nested: list[tuple[str, str]],
+        *,
+        top: bool,
+    ) -> None:
         entries = self.git.tree_entries(tree)
         if entries is None:
             return
-        if not top and any(n == DVC_DIR and m & _DIR_MODE for n, m, _s in entries):
+        if not top and any(n == DVC_DIR and m == _DIR_MODE for n, m, _s in entries):
             nested.append((prefix.rstrip("/"), tree))
             return
         for name, mode, sha in entries:
@@ -572,11 +597,18 @@ class DvcReader:
             None,
         )
         project = art.project if art is not None else _project_of(found, path)
-        lock_dirs: list[str] = []
         if annotation.source and annotation.source.endswith(PROJECT_FILE):
-            lock_dirs.append(posixpath.dirname(annotation.source))
-        elif project not in lock_dirs:
-            lock_dirs.append(project)
+            lock_dirs = [posixpath.dirname(annotation.source)]
+        else:
+            # artifacts.yaml names no dvc.yaml: try the dvc.lock of each folder above the
+            # path, up to its project's root, where a stage producing it usually lives.
+            lock_dirs = []
+            folder = posixpath.dirname(path)
+            while True:
+                lock_dirs.append(folder)
+                if folder == project or not folder:
+                    break
+                folder = posixpath.dirname(folder)
         problems: list[Problem] = []
         entry: dict[str, Any] | None = None
         source = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -430,3 +431,41 @@ def test_remotes_config_local_remote_urls_and_bare_repositories(tmp_path: Path) 
     result = run_cli(["describe", "rel", "--url", "-r", str(bare)])
     assert result.exit_code == 1
     assert "relative path and there is no work tree" in result.stderr
+
+
+def test_url_refuses_a_deregistered_version_and_an_empty_stage(tmp_path: Path) -> None:
+    """dvc artifacts get resolves a version from raw tags, so it can pick a deregistered one
+    or land on an unassignment; we answer from the registry's state and refuse instead."""
+    from gto_dulwich import api
+
+    built = build_fixture("dvc/get_started", tmp_path / "repo")
+    api.deregister(
+        built.path, "pool-segmentation", version="v1.0.0", author="a", author_email="a@b"
+    )
+    root = str(built.path)
+    for name in ("pool-segmentation@v1.0.0", "pool-segmentation#prod", "pool-segmentation@v7.0.0"):
+        result = run_process(["describe", name, "--url", "-r", root], cwd=built.path)
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert "matches no registered version" in result.stderr
+    latest = run_cli(["describe", "pool-segmentation@latest", "--url", "-r", root])
+    assert latest.stdout.strip().endswith("/9f/3cd1f7e8a5b2f0c6d4e2a1b3c5d7e9")
+
+
+def test_an_artifacts_yaml_path_is_looked_up_in_the_dvc_lock_above_it(tmp_path: Path) -> None:
+    path = _repo(
+        tmp_path,
+        {
+            ".dvc/config": "[core]\n  remote = s\n['remote \"s\"']\n  url = https://x.example/s\n",
+            "artifacts.yaml": "m:\n  path: models/deep/m.pkl\n",
+            "models/dvc.yaml": "stages:\n  t:\n    cmd: x\n    outs: [deep/m.pkl]\n",
+            "models/dvc.lock": (
+                "schema: '2.0'\nstages:\n  t:\n    cmd: x\n    outs:\n"
+                f"    - path: deep/m.pkl\n      hash: md5\n      md5: {'cd' * 16}\n"
+            ),
+        },
+    )
+    result = run_cli(["describe", "m", "-r", str(path)])
+    data = json.loads(result.stdout)
+    assert data["source"] == "artifacts.yaml"
+    assert data["dvc"]["source"] == "models/dvc.lock"
+    assert data["dvc"]["url"] == f"https://x.example/s/files/md5/cd/{'cd' * 15}"
