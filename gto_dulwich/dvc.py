@@ -50,6 +50,8 @@ DVC_DIR = ".dvc"
 CACHE_FILE_NAME = "gto_dulwich-dvc.json"
 #: A .dvcignore larger than this is not read (YAML files have yamlsafe's cap).
 MAX_FILE_BYTES = 1 << 20
+#: Folders nested deeper than this are not searched for dvc.yaml files.
+MAX_DEPTH = 100
 _KEYS = frozenset({"path", "desc", "type", "labels", "meta"})
 _DIR_MODE = 0o040000
 _FILE_MODES = (0o100644, 0o100755)
@@ -422,6 +424,7 @@ class DvcReader:
         ] = {}
         self._parsed: dict[tuple[str, str], tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
         self._commits: dict[str, DvcCommit] = {}
+        self.too_deep: set[str] = set()
         self._store: _Cache | None = None
         if cache and not git.is_remote:
             self._store = _Cache(git.commondir / CACHE_FILE_NAME)
@@ -461,7 +464,10 @@ class DvcReader:
         files.sort(key=lambda item: (posixpath.dirname(item[0]) != "", item[0]))
         project_dirs = sorted((p for p, _t in projects), key=len, reverse=True)
         artifacts: dict[str, DvcArtifact] = {}
-        problems: list[Problem] = []
+        problems: list[Problem] = [
+            Problem(path, commit, f"nested more than {MAX_DEPTH} folders deep; not searched")
+            for path in sorted(self.too_deep)
+        ]
         for dvcfile, blob in files:
             found, bad = self._parse(dvcfile, blob)
             problems.extend(Problem(dvcfile, commit, detail) for detail in bad)
@@ -553,6 +559,9 @@ class DvcReader:
             path = prefix + name
             if mode == _DIR_MODE:
                 if name in (".git", DVC_DIR) or is_ignored(rules, path, True):
+                    continue
+                if path.count("/") >= MAX_DEPTH:  # a hostile tree must not exhaust the stack
+                    self.too_deep.add(path)
                     continue
                 self._walk(sha, path + "/", rules, files, nested)
             elif (

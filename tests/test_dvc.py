@@ -469,3 +469,18 @@ def test_an_artifacts_yaml_path_is_looked_up_in_the_dvc_lock_above_it(tmp_path: 
     assert data["source"] == "artifacts.yaml"
     assert data["dvc"]["source"] == "models/dvc.lock"
     assert data["dvc"]["url"] == f"https://x.example/s/files/md5/cd/{'cd' * 15}"
+
+
+def test_a_tree_nested_too_deep_is_reported_not_a_crash(tmp_path: Path) -> None:
+    deep = "/".join(["d"] * 400)
+    path = _repo(
+        tmp_path,
+        {".dvc/config": "", f"{deep}/dvc.yaml": "artifacts:\n  m:\n    path: m\n"},
+    )
+    names, problems = _read(path, cache=False)
+    assert names == {}
+    assert len(problems) == 1
+    assert "nested more than 100 folders deep" in problems[0]
+    result = run_process(["doctor"], cwd=path)
+    assert result.exit_code == 0
+    assert "Traceback" not in result.stderr
