@@ -166,6 +166,7 @@ def main(argv: list[str]) -> int:
         repos[variant] = path
     commands = {
         "show --json": ["show", "--json"],
+        f"show {NAME} --json": ["show", NAME, "--json"],
         f"describe {NAME}": ["describe", NAME],
         f"describe {NAME}@v4.9.0": ["describe", f"{NAME}@v4.9.0"],
     }

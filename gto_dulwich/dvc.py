@@ -117,6 +117,7 @@ class DvcCommit:
 
     artifacts: Mapping[str, DvcArtifact] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    projects: tuple[str, ...] = ()  # DVC project directories, "" for the root
 
     def annotations(self) -> dict[str, Annotation]:
         return {name: art.annotation for name, art in self.artifacts.items()}
@@ -490,7 +491,7 @@ class DvcReader:
                     source=dvcfile,
                 )
                 artifacts[name] = DvcArtifact(name, annotation, project)
-        return DvcCommit(artifacts, tuple(problems))
+        return DvcCommit(artifacts, tuple(problems), tuple(p for p, _t in projects))
 
     def _walk_project(self, project: str, tree: str) -> _Walk:
         key = f"t {tree} {project}"
@@ -739,8 +740,9 @@ def _out_path(out: Any, directory: str) -> str | None:
 
 
 def _project_of(found: DvcCommit, path: str) -> str:
-    projects = {a.project for a in found.artifacts.values()}
-    return max((p for p in projects if not p or path.startswith(p + "/")), key=len, default="")
+    """The innermost DVC project holding ``path`` (the root when none does)."""
+    inside = (p for p in found.projects if not p or path.startswith(p + "/"))
+    return max(inside, key=len, default="")
 
 
 def _valid_walk(hit: Any) -> bool:

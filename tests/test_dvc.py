@@ -484,3 +484,17 @@ def test_a_tree_nested_too_deep_is_reported_not_a_crash(tmp_path: Path) -> None:
     result = run_process(["doctor"], cwd=path)
     assert result.exit_code == 0
     assert "Traceback" not in result.stderr
+
+
+def test_an_output_in_a_nested_project_uses_that_projects_remote(tmp_path: Path) -> None:
+    path = _repo(
+        tmp_path,
+        {
+            ".dvc/config": "[core]\n  remote = a\n['remote \"a\"']\n  url = https://a.example\n",
+            "sub/.dvc/config": "[core]\n  remote = b\n['remote \"b\"']\n  url = https://b.example\n",
+            "sub/data.bin.dvc": f"outs:\n- md5: {'ef' * 16}\n  size: 1\n  path: data.bin\n",
+            "artifacts.yaml": "x:\n  path: sub/data.bin\n",
+        },
+    )
+    result = run_cli(["describe", "x", "--url", "-r", str(path)])
+    assert result.stdout == f"https://b.example/ef/{'ef' * 15}\n"
