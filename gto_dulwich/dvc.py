@@ -420,7 +420,7 @@ class DvcReader:
     def __init__(self, git: GitRepo, *, cache: bool = True) -> None:
         self.git = git
         self._subtrees: dict[
-            tuple[str, str, tuple[_Rule, ...]],
+            tuple[str, str, tuple[_Rule, ...], bool],
             tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]],
         ] = {}
         self._parsed: dict[tuple[str, str], tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
@@ -460,7 +460,9 @@ class DvcReader:
             seen += 1
             walk = self._walk_project(project, tree)
             files.extend(walk.files)
-            projects.extend(walk.nested)
+            # Each nested project is deeper than the one holding it, so this ends; the
+            # check keeps a damaged cache entry from looping.
+            projects.extend((p, t) for p, t in walk.nested if len(p) > len(project))
         # DVC reads the top-level file first; then by path.
         files.sort(key=lambda item: (posixpath.dirname(item[0]) != "", item[0]))
         project_dirs = sorted((p for p, _t in projects), key=len, reverse=True)
@@ -523,7 +525,8 @@ class DvcReader:
         top: bool = False,
     ) -> None:
         # Consecutive commits share most subtrees: walk each (tree, place, rules) once.
-        key = (tree, prefix, rules)
+        # ``top`` is in the key: seen from above, a nested project is a leaf; from itself, not.
+        key = (tree, prefix, rules, top)
         known = self._subtrees.get(key)
         if known is None:
             here_files: list[tuple[str, str]] = []
