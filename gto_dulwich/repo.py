@@ -497,6 +497,10 @@ class GitRepo:
             (_text(entry.path), entry.mode, entry.sha.decode("ascii")) for entry in obj.iteritems()
         ]
 
+    def blob_size(self, sha: str) -> int | None:
+        """A blob's size from its object header, without inflating it (None: not known)."""
+        return self._object_size(ObjectID(sha.encode("ascii")))
+
     def read_blob(self, sha: str) -> bytes | None:
         """The bytes of a blob by id, or None when it is absent or not a blob."""
         try:
