@@ -426,6 +426,7 @@ class DvcReader:
         self._parsed: dict[tuple[str, str], tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
         self._commits: dict[str, DvcCommit] = {}
         self.too_deep: set[str] = set()
+        self._built: dict[Any, tuple[dict[str, DvcArtifact], list[tuple[str, str]]]] = {}
         self._store: _Cache | None = None
         if cache and not git.is_remote:
             self._store = _Cache(git.commondir / CACHE_FILE_NAME)
@@ -465,24 +466,34 @@ class DvcReader:
             projects.extend((p, t) for p, t in walk.nested if len(p) > len(project))
         # DVC reads the top-level file first; then by path.
         files.sort(key=lambda item: (posixpath.dirname(item[0]) != "", item[0]))
-        project_dirs = sorted((p for p, _t in projects), key=len, reverse=True)
+        dirs = tuple(p for p, _t in projects)
+        # Commits that differ elsewhere (the usual case) share the same DVC files.
+        key = (tuple(files), dirs, frozenset(self.too_deep))
+        if key not in self._built:
+            self._built[key] = self._annotate(files, dirs)
+        artifacts, faults = self._built[key]
+        problems = tuple(Problem(file, commit, detail) for file, detail in faults)
+        return DvcCommit(artifacts, problems, dirs)
+
+    def _annotate(
+        self, files: list[tuple[str, str]], dirs: tuple[str, ...]
+    ) -> tuple[dict[str, DvcArtifact], list[tuple[str, str]]]:
+        project_dirs = sorted(dirs, key=len, reverse=True)
         artifacts: dict[str, DvcArtifact] = {}
-        problems: list[Problem] = [
-            Problem(path, commit, f"nested more than {MAX_DEPTH} folders deep; not searched")
+        problems: list[tuple[str, str]] = [
+            (path, f"nested more than {MAX_DEPTH} folders deep; not searched")
             for path in sorted(self.too_deep)
         ]
         for dvcfile, blob in files:
             found, bad = self._parse(dvcfile, blob)
-            problems.extend(Problem(dvcfile, commit, detail) for detail in bad)
+            problems.extend((dvcfile, detail) for detail in bad)
             project = next(
                 (p for p in project_dirs if not p or dvcfile.startswith(p + "/")),
                 "",
             )
             for name, fields in found:
                 if name in artifacts:
-                    problems.append(
-                        Problem(dvcfile, commit, f"artifact '{name}' is declared twice; skipped")
-                    )
+                    problems.append((dvcfile, f"artifact '{name}' is declared twice; skipped"))
                     continue
                 annotation = Annotation(
                     type=fields["type"],
@@ -493,7 +504,7 @@ class DvcReader:
                     source=dvcfile,
                 )
                 artifacts[name] = DvcArtifact(name, annotation, project)
-        return DvcCommit(artifacts, tuple(problems), tuple(p for p, _t in projects))
+        return artifacts, problems
 
     def _walk_project(self, project: str, tree: str) -> _Walk:
         key = f"t {tree} {project}"
