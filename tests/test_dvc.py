@@ -520,3 +520,25 @@ def test_an_oversized_dvc_file_is_refused_from_its_header(tmp_path: Path) -> Non
     assert result.exit_code == 0
     assert "dvc.lock at commit" in result.stderr
     assert "more than the 1,048,576 allowed" in result.stderr
+
+
+def test_show_from_every_cache_path_lists_dvc_yaml_artifacts(tmp_path: Path) -> None:
+    """The state cache, the per-artifact summaries and a full read agree (statecache
+    lists names declared only in dvc.yaml after those of artifacts.yaml)."""
+    from gto_dulwich import api
+    from gto_dulwich.statecache import FILE_NAME
+
+    built = build_fixture("dvc/both", tmp_path / "repo")
+    root = str(built.path)
+    expected = run_cli(["--no-cache", "show", "--json", "-r", root]).stdout
+    assert list(json.loads(expected)) == ["churn", "drift"]
+    assert run_cli(["show", "--json", "-r", root]).stdout == expected  # fills the caches
+    assert run_cli(["show", "--json", "-r", root]).stdout == expected  # the state cache
+    (built.path / ".git" / FILE_NAME).unlink()  # only the per-artifact summaries left
+    with api.Registry.open(root) as registry:
+        assert registry.views is not None
+        assert api.show(registry).to_dict() == json.loads(expected)
+    api.register(root, "drift", version="v0.1.0", author="a", author_email="a@b")
+    after = run_cli(["show", "--json", "-r", root]).stdout
+    assert after == run_cli(["--no-cache", "show", "--json", "-r", root]).stdout
+    assert json.loads(after)["drift"]["version"] == "v0.1.0"
