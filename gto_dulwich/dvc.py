@@ -207,16 +207,15 @@ def _translate(pattern: str) -> str:
 def parse_ignore(text: str, base: str = "") -> list[_Rule]:
     """The rules of one ``.dvcignore`` in directory ``base`` (``""`` or ``"a/b/"``).
 
-    The subset of gitignore DVC's patterns use: comments, ``\\#``/``\\!`` escapes,
+    The subset of gitignore DVC's patterns use (checked against DVC's own matcher,
+    ``fixtures/dvc/dvcignore.json``): comments, ``\\#``/``\\!`` escapes,
     ``!`` negation, a trailing ``/`` for directories only, a ``/`` anywhere but at
     the end anchoring to the file's directory, ``*``, ``?``, ``[...]`` and ``**``.
     """
     rules: list[_Rule] = []
     for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        # Trailing spaces are dropped unless escaped.
-        while line.endswith(" ") and not line.endswith("\\ "):
-            line = line[:-1]
+        # DVC strips every line whole (leading spaces and escaped trailing ones too).
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         negate = line.startswith("!")

@@ -157,3 +157,28 @@ def test_bad_inputs_each_one_line_and_good_still_reads(tmp_path: Path) -> None:
         captured["alone"]
     )
     assert "Traceback" not in verbose.stderr + doctor.stderr + good.stderr
+
+
+# DVC 3.67.1 with pathspec 1.x reads `*/` as a pattern no path matches, so `!*/` re-includes
+# nothing; gitignore (and we) re-include every folder. Kept visible rather than copied.
+IGNORE_DIFFERENCES = {("*\n!*/\n!dvc.yaml", "a/dvc.yaml")}
+
+
+def test_dvcignore_decisions_match_dvcs_own_matcher() -> None:
+    from gto_dulwich.dvc import is_ignored, parse_ignore
+
+    data = json.loads((DVC / "dvcignore.json").read_text(encoding="utf-8"))
+    assert data["version"] == "3.67.1"
+    assert len(data["cases"]) >= 30
+    for case in data["cases"]:
+        rules = parse_ignore(case["dvcignore"])
+        parts = case["path"].split("/")
+        # As DVC walks: an ignored folder is never entered.
+        ours = any(
+            is_ignored(rules, "/".join(parts[:depth]), case["is_dir"] or depth < len(parts))
+            for depth in range(1, len(parts) + 1)
+        )
+        if (case["dvcignore"], case["path"]) in IGNORE_DIFFERENCES:
+            assert ours != case["ignored"]
+        else:
+            assert ours == case["ignored"], case
