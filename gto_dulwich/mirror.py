@@ -161,6 +161,21 @@ class RemoteRepo(GitRepo):
                 self._fetch([sha], force=True)
         return super().read_file(commit, path)
 
+    def commit_tree(self, commit: str) -> str | None:
+        """Trees come with the commit (``blob:none``), as for :meth:`read_file`."""
+        sha = commit.encode("ascii")
+        if sha not in self._with_trees:
+            self._with_trees.add(sha)
+            if not self._has_tree(sha):
+                self._fetch([sha], filter_spec=b"blob:none", force=True)
+        return super().commit_tree(commit)
+
+    def read_blob(self, sha: str) -> bytes | None:
+        """One blob by id, fetched on first use (the DVC files a registry reads)."""
+        if ObjectID(sha.encode("ascii")) not in self.dulwich.object_store:
+            self._fetch([sha.encode("ascii")], depth=None)
+        return super().read_blob(sha)
+
     def _peel_commit(self, sha: bytes) -> Commit:
         self._fetch([sha], filter_spec=b"tree:0")
         return super()._peel_commit(sha)

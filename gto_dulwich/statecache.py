@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from gto_dulwich.repo import GitRepo
 
 FORMAT = "gto_dulwich state cache"
-SCHEMA = 1
+SCHEMA = 2  # 2: rows list artifacts declared only in dvc.yaml
 FILE_NAME = "gto_dulwich-state.json"
 GROUPS_FORMAT = "gto_dulwich artifact summaries"
 GROUPS_FILE_NAME = "gto_dulwich-artifacts.json"
@@ -321,7 +321,17 @@ class ArtifactSummaries:
         }
 
     def _head_artifacts(self) -> list[str] | None:
-        """Names in ``artifacts.yaml`` at HEAD, in file order (None: cannot be sure)."""
+        """Names in ``artifacts.yaml`` at HEAD, in file order, then those only in
+        ``dvc.yaml`` files (None: cannot be sure)."""
+        names = self._head_index_names()
+        head = self.git.head()
+        if names is None or head is None:
+            return names
+        from gto_dulwich.dvc import names_after
+
+        return names_after(self.git, head, names, cache=True)
+
+    def _head_index_names(self) -> list[str] | None:
         git = self.git
         head = git.head()
         if head is None:
