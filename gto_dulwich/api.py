@@ -40,6 +40,7 @@ from gto_dulwich.transport import is_url
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
+    from gto_dulwich.get import GetResult, Progress
     from gto_dulwich.plan import Bump, Step
     from gto_dulwich.remote import FetchResult
     from gto_dulwich.statecache import StateCache
@@ -589,6 +590,32 @@ def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | 
         return parse_index(data, index=registry.config.index, commit=commit).artifacts.get(
             shortcut.name
         )
+    finally:
+        if owned:
+            registry.close()
+
+
+def get(
+    repo: RepoLike,
+    name: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    show_url: bool = False,
+    progress: Progress | None = None,
+) -> GetResult:
+    """``gto get``: write the artifact at ``NAME@vX.Y.Z``, ``NAME@latest`` or ``NAME#STAGE``
+    (a bare NAME is the latest) to ``out`` (default: its file name in the current directory).
+
+    The version is the registry's answer (see :mod:`gto_dulwich.get`); ``show_url``
+    only returns the storage address of a DVC-tracked artifact.
+    """
+    from gto_dulwich.get import get_artifact
+    from gto_dulwich.grammar import parse_shortcut
+
+    registry, owned = _registry(repo, artifact=parse_shortcut(name).name)
+    try:
+        return get_artifact(registry, name, out, force=force, show_url=show_url, progress=progress)
     finally:
         if owned:
             registry.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gto_dulwich import __version__
+from gto_dulwich.cli_get import get as get_command
 from gto_dulwich.cli_tagged import tag_path
 from gto_dulwich.errors import GTOError
 
@@ -68,6 +69,7 @@ class GTOGroup(click.Group):
         ),
         ("Modify artifacts", ("register", "assign", "deprecate", "annotate", "remove")),
         ("Tagged artifacts", ("tag-path",)),
+        ("Deploy", ("get",)),
     )
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -1070,6 +1072,7 @@ def remove(name: str, repo: str) -> None:
 
 
 cli.add_command(tag_path)
+cli.add_command(get_command)
 
 
 def _safe(text: str) -> str:

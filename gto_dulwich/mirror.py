@@ -145,6 +145,21 @@ class RemoteRepo(GitRepo):
                 self._fetch([sha], force=True)
         return super().read_file(commit, path)
 
+    def fetch_trees(self, commit: str) -> None:
+        """Every tree of ``commit`` (``blob:none``), for ``gto get`` to walk a directory."""
+        sha = commit.encode("ascii")
+        if sha not in self._with_trees:
+            self._with_trees.add(sha)
+            if not self._has_tree(sha):
+                self._fetch([sha], filter_spec=b"blob:none", force=True)
+
+    def fetch_blobs(self, blobs: Sequence[bytes]) -> None:
+        """Exactly these blobs, by id, in one fetch (no history, no other file)."""
+        store = self.dulwich.object_store
+        missing = [b for b in dict.fromkeys(blobs) if ObjectID(b) not in store]
+        if missing:
+            self._fetch(missing, depth=None)
+
     def _peel_commit(self, sha: bytes) -> Commit:
         self._fetch([sha], filter_spec=b"tree:0")
         return super()._peel_commit(sha)

@@ -1,0 +1,512 @@
+"""``gto get``: the artifact itself at a version or stage, written atomically.
+
+Three steps, each its own function:
+
+1. :func:`resolve` picks the version from the registry's state, the same answer
+   ``gto show NAME#STAGE`` and ``gto latest NAME`` give; a stage nobody holds, a
+   deregistered version and a deprecated artifact are refused with the reason
+   (``dvc artifacts get`` resolves from raw tags and can land on them).
+2. :func:`artifact_path` reads the artifact's ``path`` at the resolved
+   version's commit, not at HEAD.
+3. :func:`write_git` copies the committed file or directory tree (bytes and
+   modes); :mod:`gto_dulwich.storage` downloads DVC-tracked objects.
+
+Every output is built under a temporary name in the destination's directory
+and renamed into place at the end, so OUT appears whole or not at all; any
+failure (including Ctrl-C) removes the temporary file or tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from gto_dulwich.errors import GTOError
+from gto_dulwich.events import EventKind
+from gto_dulwich.grammar import Shortcut
+from gto_dulwich.queries import Sort, versions_in_stages
+from gto_dulwich.reducer import Artifact, Version, semver_desc
+
+if TYPE_CHECKING:
+    from gto_dulwich.config import Config
+    from gto_dulwich.repo import GitRepo
+
+#: Bytes read and written at a time: big enough for speed, small enough to keep memory flat.
+CHUNK = 1 << 20
+
+#: ``(done, total)`` after each chunk written; ``total`` is None when unknown.
+Progress = Callable[[int, int | None], None]
+
+
+class GetError(GTOError):
+    """``gto get`` cannot resolve, find or write the artifact."""
+
+
+# -- 1. which version -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The version ``get`` fetches; ``warnings`` say what ``--force`` let through."""
+
+    artifact: str
+    version: str
+    commit: str
+    ref: str
+    warnings: tuple[str, ...] = ()
+
+
+def resolve(
+    artifact: Artifact, shortcut: Shortcut, *, force: bool = False, config: Config | None = None
+) -> Resolved:
+    """The version ``shortcut`` names by the registry's state (pure).
+
+    A bare NAME means ``NAME@latest``.  ``force`` lets a deregistered version,
+    or a version of a deprecated artifact, through (named explicitly only).
+    """
+    name = artifact.name
+    warnings: list[str] = []
+    deprecated = not artifact.is_active and artifact.is_registered
+    if deprecated:
+        tag = artifact.deprecations[-1].tag if artifact.deprecations else f"{name}@deprecated"
+        reason = f"artifact '{name}' is deprecated (tag {tag})"
+        if shortcut.version is None or not force:
+            hint = "; name a version and add --force to get it anyway" if not force else ""
+            raise GetError(reason + hint)
+        warnings.append(reason + "; --force gets it anyway")
+    if shortcut.version is not None:
+        version = _named_version(artifact, shortcut.version, force=force, warnings=warnings)
+    elif shortcut.stage is not None:
+        if config is not None:
+            config.check_stage(shortcut.stage)
+        version = _stage_holder(artifact, shortcut.stage)
+    else:
+        version = _latest(artifact)
+    return Resolved(name, version.version, version.commit, version.ref, tuple(warnings))
+
+
+def _named_version(artifact: Artifact, wanted: str, *, force: bool, warnings: list[str]) -> Version:
+    name = artifact.name
+    found = [v for v in artifact.versions if v.version == wanted and not v.discovered]
+    if not found:
+        raise GetError(f"'{name}' has no version {wanted}")
+    active = [v for v in found if v.is_active]
+    if active:
+        return active[-1]
+    version = found[-1]
+    tag = version.deregistrations[-1].tag if version.deregistrations else f"{name}@{wanted}!"
+    reason = f"version {name}@{wanted} is deregistered (tag {tag})"
+    if not force:
+        raise GetError(reason + "; add --force to get it anyway")
+    warnings.append(reason + "; --force gets it anyway")
+    return version
+
+
+def _stage_holder(artifact: Artifact, stage: str) -> Version:
+    """The version ``show NAME#STAGE`` lists first: the last one assigned and still active."""
+    name = artifact.name
+    held = versions_in_stages(artifact, sort=Sort.TIMESTAMP).get(stage)
+    if held:
+        vstage = held[0]
+        for version in artifact.versions:
+            if version.version == vstage.version and version.commit == vstage.commit:
+                return version
+    events = [
+        event
+        for version in artifact.versions
+        for event in version.stage_events
+        if event.stage == stage
+    ]
+    if not events:
+        raise GetError(f"no version of '{name}' was ever assigned to stage '{stage}'")
+    last = max(events, key=lambda event: event.sort_key)
+    if last.kind is EventKind.UNASSIGNMENT:
+        raise GetError(
+            f"no version of '{name}' is in stage '{stage}': the last stage tag, {last.tag}, "
+            "unassigned it"
+        )
+    raise GetError(
+        f"no version of '{name}' is in stage '{stage}': the versions assigned to it "
+        "are deregistered"
+    )
+
+
+def _latest(artifact: Artifact) -> Version:
+    versions = artifact.active_versions(registered_only=True)
+    if versions:
+        return versions[0]
+    registered = semver_desc(v for v in artifact.versions if not v.discovered)
+    if registered:
+        raise GetError(
+            f"'{artifact.name}' has no active version: every registered version is deregistered"
+        )
+    raise GetError(f"'{artifact.name}' has no registered version")
+
+
+# -- 2. which path --------------------------------------------------------------------
+
+
+def artifact_path(git: GitRepo, index: str, resolved: Resolved) -> str:
+    """The ``path`` annotated for the artifact at the resolved version's commit."""
+    from gto_dulwich.annotations import parse_index
+
+    data = git.read_file(resolved.commit, index)
+    annotation = None
+    if data is not None:
+        annotation = parse_index(data, index=index, commit=resolved.commit).artifacts.get(
+            resolved.artifact
+        )
+    if annotation is None or not annotation.path:
+        found = "has no entry" if annotation is None else "has no 'path'"
+        raise GetError(
+            f"'{resolved.artifact}' {found} in {index} at {resolved.commit[:7]} "
+            f"({resolved.artifact}@{resolved.version}): annotate it there with "
+            f"'gto annotate {resolved.artifact} --path PATH' and commit"
+        )
+    return _clean_path(annotation.path, index)
+
+
+def _clean_path(path: str, source: str) -> str:
+    """A repository-relative path, refused when it would leave the repository."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    if not parts or ".." in parts or path.startswith("/"):
+        raise GetError(f"path '{path}' in {source} is not inside the repository")
+    return "/".join(parts)
+
+
+# -- 3. writing ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Written:
+    """What was written: the total size, the md5 of a single file, how many files."""
+
+    size: int = 0
+    md5: str | None = None
+    nfiles: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def default_output(path: str) -> Path:
+    return Path(path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def check_output(out: Path, *, force: bool) -> None:
+    """Refuse an existing OUT before any byte is fetched."""
+    if os.path.lexists(out) and not force:
+        raise GetError(f"'{out}' already exists; add --force to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise GetError(f"cannot write '{out}': {parent} is not a directory")
+
+
+def cannot_write(out: Path, exc: OSError) -> GetError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EFBIG:
+        reason = "file too large for this file system or limit"
+    return GetError(f"cannot write '{out}': {reason}")
+
+
+@contextlib.contextmanager
+def staged(out: Path, *, directory: bool, force: bool) -> Iterator[Path]:
+    """A temporary file or directory beside ``out``, renamed to ``out`` when the block ends.
+
+    Any exception (Ctrl-C too) removes it; ``out`` is then untouched.
+    """
+    parent = out.parent if str(out.parent) else Path(".")
+    prefix = f".{out.name}.gto-get-"
+    try:
+        if directory:
+            temp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        else:
+            handle, name = tempfile.mkstemp(prefix=prefix, dir=parent)
+            os.close(handle)
+            temp = Path(name)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
+    try:
+        yield temp
+        _replace(temp, out, force=force)
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+def _replace(temp: Path, out: Path, *, force: bool) -> None:
+    try:
+        if os.path.lexists(out):
+            if not force:
+                raise GetError(f"'{out}' already exists; add --force to replace it")
+            if out.is_dir() and not out.is_symlink():
+                # rename() cannot replace a non-empty directory: swap, then drop the old one.
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.gto-old-", dir=out.parent))
+                os.replace(out, old / "x")
+                os.replace(temp, out)
+                shutil.rmtree(old, ignore_errors=True)
+                return
+        os.replace(temp, out)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _mode(git_mode: int) -> int:
+    """Git keeps only "executable or not"; checkouts apply the umask, as git does."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if git_mode & 0o111 else 0o666) & ~umask
+
+
+def write_chunks(target: Path, chunks: Iterator[bytes] | Sequence[bytes], out: Path) -> str:
+    """Write ``chunks`` to ``target`` (already created); return their md5."""
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with open(target, "wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
+    return digest.hexdigest()
+
+
+def copy_stream(source: BinaryIO, target: BinaryIO) -> None:
+    shutil.copyfileobj(source, target, CHUNK)
+
+
+# -- git-committed artifacts ----------------------------------------------------------
+
+
+_TREE = 0o040000
+_LINK = 0o120000
+_GITLINK = 0o160000
+
+
+@dataclass(frozen=True, slots=True)
+class GitEntry:
+    relpath: str  # "" for the path itself when it is a file
+    mode: int
+    sha: bytes
+
+
+def git_entries(git: GitRepo, commit: str, path: str) -> list[GitEntry] | None:
+    """Every file under ``path`` at ``commit`` (one entry for a file), or None when absent.
+
+    A remote repository fetches the commit's trees first (``blob:none``); the
+    blobs themselves are fetched later, by id.
+    """
+    from gto_dulwich.mirror import RemoteRepo
+
+    if isinstance(git, RemoteRepo):
+        git.fetch_trees(commit)
+    entry = git._tree_entry(commit, path)
+    if entry is None:
+        return None
+    mode, sha = entry
+    if mode == _GITLINK:
+        raise GetError(
+            f"'{path}' is a git submodule at {commit[:7]}: fetch it from its own repository"
+        )
+    if not mode & _TREE or mode == _LINK:
+        return [GitEntry("", mode, sha)]
+    entries: list[GitEntry] = []
+    _walk(git, sha, "", entries, path)
+    return entries
+
+
+def _walk(git: GitRepo, tree_sha: bytes, prefix: str, out: list[GitEntry], path: str) -> None:
+    from dulwich.objects import ObjectID, Tree
+
+    tree = git.dulwich.object_store[ObjectID(tree_sha)]
+    if not isinstance(tree, Tree):
+        raise GetError(f"'{path}' has an unreadable tree in the repository")
+    for item in tree.iteritems():
+        raw = bytes(item.path)
+        name = raw.decode("utf-8", "surrogateescape")
+        if name in ("", ".", "..", ".git") or "/" in name or "\0" in name:
+            raise GetError(f"'{path}' holds an entry named {name!r} that cannot be written safely")
+        relpath = f"{prefix}{name}"
+        if item.mode == _GITLINK:
+            raise GetError(f"'{path}/{relpath}' is a git submodule: it cannot be written")
+        if item.mode & _TREE and item.mode != _LINK:
+            _walk(git, bytes(item.sha), relpath + "/", out, path)
+        else:
+            out.append(GitEntry(relpath, item.mode, bytes(item.sha)))
+
+
+def write_git(
+    git: GitRepo,
+    entries: list[GitEntry],
+    out: Path,
+    *,
+    force: bool,
+    progress: Progress | None = None,
+) -> Written:
+    """Write the blobs of ``entries`` to ``out``: a file, or a whole directory tree."""
+    from gto_dulwich.mirror import RemoteRepo
+
+    if isinstance(git, RemoteRepo):
+        git.fetch_blobs([entry.sha for entry in entries])
+    written = Written()
+    total = None
+    is_file = len(entries) == 1 and entries[0].relpath == ""
+    with staged(out, directory=not is_file, force=force) as temp:
+        for entry in entries:
+            target = temp / entry.relpath if entry.relpath else temp
+            data = _blob(git, entry.sha)
+            if entry.relpath:
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise cannot_write(out, exc) from None
+            if entry.mode == _LINK:
+                if is_file:
+                    target.unlink()
+                try:
+                    os.symlink(data, target)
+                except OSError as exc:
+                    raise cannot_write(out, exc) from None
+            else:
+                md5 = write_chunks(target, [data], out)
+                try:
+                    target.chmod(_mode(entry.mode))
+                except OSError as exc:
+                    raise cannot_write(out, exc) from None
+                if is_file:
+                    written.md5 = md5
+            written.size += len(data)
+            written.nfiles += 1
+            written.files.append(entry.relpath)
+            if progress is not None:
+                progress(written.size, total)
+        if not is_file:
+            _chmod_dirs(temp)
+    return written
+
+
+def _chmod_dirs(root: Path) -> None:
+    mode = _mode(0o111)
+    for folder, _dirs, _files in os.walk(root):
+        os.chmod(folder, mode)
+
+
+def _blob(git: GitRepo, sha: bytes) -> bytes:
+    from dulwich.objects import Blob, ObjectID
+
+    try:
+        blob = git.dulwich.object_store[ObjectID(sha)]
+    except KeyError:
+        raise GetError(f"object {sha.decode('ascii')[:7]} is missing from the repository") from None
+    if not isinstance(blob, Blob):
+        raise GetError(f"object {sha.decode('ascii')[:7]} is not a file")
+    return blob.data
+
+
+# -- the result -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    """What ``get`` did: the resolved version, the annotated path, what was written."""
+
+    artifact: str
+    version: str
+    commit: str
+    ref: str
+    path: str
+    source: str  # "git" or "dvc"
+    output: str | None = None
+    size: int | None = None
+    md5: str | None = None
+    nfiles: int | None = None
+    urls: tuple[str, ...] = ()
+    fetched_bytes: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "artifact": self.artifact,
+            "version": self.version,
+            "commit": self.commit,
+            "ref": self.ref,
+            "path": self.path,
+            "source": self.source,
+        }
+        if self.output is not None:
+            data.update(output=self.output, size=self.size, md5=self.md5, nfiles=self.nfiles)
+        if self.urls:
+            data["urls"] = list(self.urls)
+        return data
+
+
+# -- the use case ---------------------------------------------------------------------
+
+
+def get_artifact(
+    registry: Any,
+    spec: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    show_url: bool = False,
+    progress: Progress | None = None,
+) -> GetResult:
+    """Resolve ``spec`` (``NAME``, ``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#STAGE``) in
+    ``registry`` (an open :class:`~gto_dulwich.api.Registry`) and write the artifact."""
+    from gto_dulwich.grammar import parse_shortcut
+    from gto_dulwich.mirror import RemoteRepo
+
+    shortcut = parse_shortcut(spec)
+    artifact = registry.artifact(shortcut.name)
+    resolved = resolve(artifact, shortcut, force=force, config=registry.config)
+    git: GitRepo = registry.git
+    path = artifact_path(git, registry.config.index, resolved)
+    found = GetResult(
+        artifact=resolved.artifact,
+        version=resolved.version,
+        commit=resolved.commit,
+        ref=resolved.ref,
+        path=path,
+        source="git",
+        warnings=resolved.warnings,
+    )
+    entries = git_entries(git, resolved.commit, path)
+    if entries is None:
+        raise GetError(
+            f"'{path}' is not committed at {resolved.commit[:7]} "
+            f"({resolved.artifact}@{resolved.version}) and no DVC output tracks it"
+        )
+    if show_url:
+        raise GetError(
+            f"'{path}' is committed in git, not tracked by DVC: it has no storage address"
+        )
+    target = Path(out) if out is not None else default_output(path)
+    check_output(target, force=force)
+    written = write_git(git, entries, target, force=force, progress=progress)
+    # Everything this command fetched: servers that ignore filters send blobs with the tags.
+    fetched = git.bytes_received if isinstance(git, RemoteRepo) else None
+    return replace(
+        found,
+        output=str(target),
+        size=written.size,
+        md5=written.md5,
+        nfiles=written.nfiles,
+        fetched_bytes=fetched,
+    )
