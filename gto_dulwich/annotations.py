@@ -26,6 +26,9 @@ class Annotation:
     labels: tuple[str, ...] = ()
     description: str = ""
     custom: Any = None
+    # The file that declared it ("a/dvc.yaml"); None: the artifacts.yaml index.  Not part
+    # of GTO's JSON shapes, so to_dict() leaves it out.
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """GTO's JSON form, every key present (as in ``show NAME --json``)."""

@@ -24,7 +24,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -36,7 +36,9 @@ from gto_dulwich.queries import Sort, versions_in_stages
 from gto_dulwich.reducer import Artifact, Version, semver_desc
 
 if TYPE_CHECKING:
+    from gto_dulwich.annotations import Annotation
     from gto_dulwich.config import Config
+    from gto_dulwich.dvc import DvcOutput
     from gto_dulwich.repo import GitRepo
 
 #: Bytes read and written at a time: big enough for speed, small enough to keep memory flat.
@@ -154,24 +156,31 @@ def _latest(artifact: Artifact) -> Version:
 # -- 2. which path --------------------------------------------------------------------
 
 
-def artifact_path(git: GitRepo, index: str, resolved: Resolved) -> str:
-    """The ``path`` annotated for the artifact at the resolved version's commit."""
+def artifact_annotation(git: GitRepo, index: str, resolved: Resolved) -> Annotation:
+    """The artifact's annotation at the resolved version's commit: its ``artifacts.yaml``
+    entry, else its ``dvc.yaml`` declaration (the registry's rule: the index wins)."""
     from gto_dulwich.annotations import parse_index
+    from gto_dulwich.dvc import DvcReader, with_source
 
-    data = git.read_file(resolved.commit, index)
+    commit, name = resolved.commit, resolved.artifact
+    data = git.read_file(commit, index)
     annotation = None
     if data is not None:
-        annotation = parse_index(data, index=index, commit=resolved.commit).artifacts.get(
-            resolved.artifact
-        )
+        annotation = parse_index(data, index=index, commit=commit).artifacts.get(name)
+    if annotation is not None:
+        annotation = with_source(annotation, index)
+    else:
+        declared = DvcReader(git, cache=False).read(commit).artifacts.get(name)
+        annotation = declared.annotation if declared is not None else None
     if annotation is None or not annotation.path:
-        found = "has no entry" if annotation is None else "has no 'path'"
+        where = annotation.source if annotation is not None else f"{index} nor dvc.yaml"
+        found = "has no entry in" if annotation is None else "has no 'path' in"
         raise GetError(
-            f"'{resolved.artifact}' {found} in {index} at {resolved.commit[:7]} "
-            f"({resolved.artifact}@{resolved.version}): annotate it there with "
-            f"'gto annotate {resolved.artifact} --path PATH' and commit"
+            f"'{name}' {found} {where} at {commit[:7]} ({name}@{resolved.version}): "
+            f"annotate it with 'gto annotate {name} --path PATH' (or declare it in dvc.yaml) "
+            "and commit"
         )
-    return _clean_path(annotation.path, index)
+    return replace(annotation, path=_clean_path(annotation.path, annotation.source or index))
 
 
 def _clean_path(path: str, source: str) -> str:
@@ -315,7 +324,7 @@ def git_entries(git: GitRepo, commit: str, path: str) -> list[GitEntry] | None:
     from gto_dulwich.mirror import RemoteRepo
 
     if isinstance(git, RemoteRepo):
-        git.fetch_trees(commit)
+        git.commit_tree(commit)
     entry = git._tree_entry(commit, path)
     if entry is None:
         return None
@@ -437,6 +446,7 @@ class GetResult:
     md5: str | None = None
     nfiles: int | None = None
     urls: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # with --show-url on a directory: the relpath of each url
     fetched_bytes: int | None = None
     warnings: tuple[str, ...] = ()
 
@@ -467,6 +477,7 @@ def get_artifact(
     force: bool = False,
     show_url: bool = False,
     progress: Progress | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> GetResult:
     """Resolve ``spec`` (``NAME``, ``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#STAGE``) in
     ``registry`` (an open :class:`~gto_dulwich.api.Registry`) and write the artifact."""
@@ -477,7 +488,9 @@ def get_artifact(
     artifact = registry.artifact(shortcut.name)
     resolved = resolve(artifact, shortcut, force=force, config=registry.config)
     git: GitRepo = registry.git
-    path = artifact_path(git, registry.config.index, resolved)
+    annotation = artifact_annotation(git, registry.config.index, resolved)
+    path = annotation.path
+    assert path is not None
     found = GetResult(
         artifact=resolved.artifact,
         version=resolved.version,
@@ -487,6 +500,18 @@ def get_artifact(
         source="git",
         warnings=resolved.warnings,
     )
+    output = _dvc_output(git, resolved, annotation)
+    target = Path(out) if out is not None else default_output(path)
+    if output is not None:
+        return _get_dvc(
+            output,
+            found,
+            target,
+            force=force,
+            show_url=show_url,
+            progress=progress,
+            environ=environ,
+        )
     entries = git_entries(git, resolved.commit, path)
     if entries is None:
         raise GetError(
@@ -497,7 +522,6 @@ def get_artifact(
         raise GetError(
             f"'{path}' is committed in git, not tracked by DVC: it has no storage address"
         )
-    target = Path(out) if out is not None else default_output(path)
     check_output(target, force=force)
     written = write_git(git, entries, target, force=force, progress=progress)
     # Everything this command fetched: servers that ignore filters send blobs with the tags.
@@ -509,4 +533,76 @@ def get_artifact(
         md5=written.md5,
         nfiles=written.nfiles,
         fetched_bytes=fetched,
+    )
+
+
+# -- DVC-tracked artifacts ------------------------------------------------------------
+
+
+def _dvc_output(git: GitRepo, resolved: Resolved, annotation: Annotation) -> DvcOutput | None:
+    """The DVC output behind the path, or None; a broken DVC file is an error naming it."""
+    from gto_dulwich.dvc import DvcReader
+
+    workdir = None if git.is_remote else git.workdir
+    output, problems = DvcReader(git, cache=False).output(
+        resolved.commit, annotation, workdir=workdir
+    )
+    if output is None and problems:
+        raise GetError(f"cannot read the DVC output of '{annotation.path}': {problems[0]}")
+    if output is not None and output.url is None:
+        why = f": {problems[0]}" if problems else ""
+        raise GetError(
+            f"'{output.path}' is tracked by DVC ({output.source}) but has no remote storage "
+            f"at {resolved.commit[:7]}{why}; set core.remote in .dvc/config"
+        )
+    return output
+
+
+def _get_dvc(
+    output: DvcOutput,
+    found: GetResult,
+    target: Path,
+    *,
+    force: bool,
+    show_url: bool,
+    progress: Progress | None,
+    environ: Mapping[str, str] | None,
+) -> GetResult:
+    from gto_dulwich.dvc import object_url
+    from gto_dulwich.storage import fetch_output, read_manifest
+
+    assert output.url is not None
+    assert output.remote_url is not None
+    remote_url, dvc3 = output.remote_url, output.dvc3
+
+    def address(md5: str) -> str:
+        return object_url(remote_url, md5, dvc3)
+
+    found = replace(found, source="dvc", md5=output.md5)
+    if show_url:
+        urls: tuple[str, ...] = (output.url,)
+        files: tuple[str, ...] = ()
+        if output.is_dir:
+            entries = read_manifest(output.url, output.md5, environ)
+            urls = tuple(address(entry.md5) for entry in entries)
+            files = tuple(entry.relpath for entry in entries)
+        return replace(found, urls=urls, files=files)
+    check_output(target, force=force)
+    written = fetch_output(
+        output.url,
+        output.md5,
+        target,
+        address=address,
+        force=force,
+        size=output.size,
+        environ=environ,
+        progress=progress,
+    )
+    return replace(
+        found,
+        output=str(target),
+        size=written.size,
+        md5=output.md5,
+        nfiles=written.nfiles,
+        urls=(output.url,),
     )

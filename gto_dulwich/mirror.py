@@ -145,13 +145,20 @@ class RemoteRepo(GitRepo):
                 self._fetch([sha], force=True)
         return super().read_file(commit, path)
 
-    def fetch_trees(self, commit: str) -> None:
-        """Every tree of ``commit`` (``blob:none``), for ``gto get`` to walk a directory."""
+    def commit_tree(self, commit: str) -> str | None:
+        """Trees come with the commit (``blob:none``), as for :meth:`read_file`."""
         sha = commit.encode("ascii")
         if sha not in self._with_trees:
             self._with_trees.add(sha)
             if not self._has_tree(sha):
                 self._fetch([sha], filter_spec=b"blob:none", force=True)
+        return super().commit_tree(commit)
+
+    def read_blob(self, sha: str) -> bytes | None:
+        """One blob by id, fetched on first use (the DVC files a registry reads)."""
+        if ObjectID(sha.encode("ascii")) not in self.dulwich.object_store:
+            self._fetch([sha.encode("ascii")], depth=None)
+        return super().read_blob(sha)
 
     def fetch_blobs(self, blobs: Sequence[bytes]) -> None:
         """Exactly these blobs, by id, in one fetch (no history, no other file)."""

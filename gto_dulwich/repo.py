@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from dulwich.errors import ChecksumMismatch, NotGitRepository, ObjectFormatException
-from dulwich.objects import Blob, Commit, ObjectID, Tag
+from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
@@ -473,6 +473,34 @@ class GitRepo:
         except (KeyError, *_UNREADABLE):
             return None
         return blob.data if isinstance(blob, Blob) else None
+
+    def commit_tree(self, commit: str) -> str | None:
+        """The root tree id of ``commit``, or None when the commit cannot be read."""
+        try:
+            obj = self.dulwich.object_store[ObjectID(commit.encode("ascii"))]
+        except (KeyError, ValueError, *_UNREADABLE):
+            return None
+        return obj.tree.decode("ascii") if isinstance(obj, Commit) else None
+
+    def tree_entries(self, tree: str) -> list[tuple[str, int, str]] | None:
+        """``(name, mode, sha)`` of each entry of a tree object, or None when unreadable."""
+        try:
+            obj = self.dulwich.object_store[ObjectID(tree.encode("ascii"))]
+        except (KeyError, ValueError, *_UNREADABLE):
+            return None
+        if not isinstance(obj, Tree):
+            return None
+        return [
+            (_text(entry.path), entry.mode, entry.sha.decode("ascii")) for entry in obj.iteritems()
+        ]
+
+    def read_blob(self, sha: str) -> bytes | None:
+        """The bytes of a blob by id, or None when it is absent or not a blob."""
+        try:
+            obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
+        except (KeyError, ValueError, *_UNREADABLE):
+            return None
+        return obj.data if isinstance(obj, Blob) else None
 
     def path_exists(self, commit: str, path: str) -> bool:
         """Whether ``path`` (a file or a directory) is committed in ``commit``'s tree."""

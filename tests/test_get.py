@@ -263,13 +263,15 @@ def test_no_path_names_the_file_to_annotate(tmp_path: Path, out: Path) -> None:
         repo.refs[MAIN] = ObjectID(c1)
         add_tag(repo, "model@v1.0.0", c1)
         add_tag(repo, "other@v1.0.0", c1)
-    for spec, found in (("model", "has no 'path'"), ("other", "has no entry")):
+    for spec, found in (
+        ("model", "has no 'path' in artifacts.yaml"),
+        ("other", "has no entry in artifacts.yaml nor dvc.yaml"),
+    ):
         result = run_cli(["get", spec, "-r", str(path)], cwd=out)
         assert result.exit_code == 1
-        name = spec
         assert result.stderr == (
-            f"❌ '{name}' {found} in artifacts.yaml at {c1.decode()[:7]} ({name}@v1.0.0): "
-            f"annotate it there with 'gto annotate {name} --path PATH' and commit\n"
+            f"❌ '{spec}' {found} at {c1.decode()[:7]} ({spec}@v1.0.0): annotate it with "
+            f"'gto annotate {spec} --path PATH' (or declare it in dvc.yaml) and commit\n"
         )
 
 
