@@ -602,20 +602,30 @@ def get(
     *,
     force: bool = False,
     show_url: bool = False,
+    file_urls: bool = False,
     progress: Progress | None = None,
 ) -> GetResult:
     """``gto get``: write the artifact at ``NAME@vX.Y.Z``, ``NAME@latest`` or ``NAME#STAGE``
     (a bare NAME is the latest) to ``out`` (default: its file name in the current directory).
 
     The version is the registry's answer (see :mod:`gto_dulwich.get`); ``show_url``
-    only returns the storage address of a DVC-tracked artifact.
+    only returns the storage address of a DVC-tracked artifact (``file_urls``: and,
+    for a directory, each file's, read from its ``.dir`` manifest).
     """
     from gto_dulwich.get import get_artifact
     from gto_dulwich.grammar import parse_shortcut
 
     registry, owned = _registry(repo, artifact=parse_shortcut(name).name)
     try:
-        return get_artifact(registry, name, out, force=force, show_url=show_url, progress=progress)
+        return get_artifact(
+            registry,
+            name,
+            out,
+            force=force,
+            show_url=show_url,
+            file_urls=file_urls,
+            progress=progress,
+        )
     finally:
         if owned:
             registry.close()

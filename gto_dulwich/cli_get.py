@@ -94,14 +94,22 @@ def get(
 
     verbose = verbose or bool((ctx.obj or {}).get("verbose"))
     with _progress_bar(safe(name)) as progress:
-        result = api.get(repo, name, out, force=force, show_url=show_url, progress=progress)
+        result = api.get(
+            repo,
+            name,
+            out,
+            force=force,
+            show_url=show_url,
+            file_urls=show_url and as_json,
+            progress=progress,
+        )
     for warning in result.warnings:
         click.echo(f"warning: {safe(warning)}", err=True)
     if verbose and result.fetched_bytes is not None:
         click.echo(f"fetched {result.fetched_bytes} bytes", err=True)
     if show_url:
         if as_json:
-            click.echo(json.dumps({"urls": list(result.urls)}, indent=4))
+            click.echo(json.dumps(result.to_dict(), indent=4))
         else:
             for url in result.urls:
                 click.echo(url)

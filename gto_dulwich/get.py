@@ -446,7 +446,7 @@ class GetResult:
     md5: str | None = None
     nfiles: int | None = None
     urls: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()  # with --show-url on a directory: the relpath of each url
+    files: tuple[tuple[str, str], ...] = ()  # a directory's (relpath, url), if asked for
     fetched_bytes: int | None = None
     warnings: tuple[str, ...] = ()
 
@@ -462,7 +462,9 @@ class GetResult:
         if self.output is not None:
             data.update(output=self.output, size=self.size, md5=self.md5, nfiles=self.nfiles)
         if self.urls:
-            data["urls"] = list(self.urls)
+            data["url"] = self.urls[0]
+        if self.files:
+            data["files"] = [{"relpath": rel, "url": url} for rel, url in self.files]
         return data
 
 
@@ -478,6 +480,7 @@ def get_artifact(
     show_url: bool = False,
     progress: Progress | None = None,
     environ: Mapping[str, str] | None = None,
+    file_urls: bool = False,
 ) -> GetResult:
     """Resolve ``spec`` (``NAME``, ``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#STAGE``) in
     ``registry`` (an open :class:`~gto_dulwich.api.Registry`) and write the artifact."""
@@ -511,6 +514,7 @@ def get_artifact(
             show_url=show_url,
             progress=progress,
             environ=environ,
+            file_urls=file_urls,
         )
     entries = git_entries(git, resolved.commit, path)
     if entries is None:
@@ -567,6 +571,7 @@ def _get_dvc(
     show_url: bool,
     progress: Progress | None,
     environ: Mapping[str, str] | None,
+    file_urls: bool,
 ) -> GetResult:
     from gto_dulwich.dvc import object_url
     from gto_dulwich.storage import fetch_output, read_manifest
@@ -580,13 +585,12 @@ def _get_dvc(
 
     found = replace(found, source="dvc", md5=output.md5)
     if show_url:
-        urls: tuple[str, ...] = (output.url,)
-        files: tuple[str, ...] = ()
-        if output.is_dir:
+        # Like `dvc get --show-url`: a directory's address is its .dir manifest's.
+        files: tuple[tuple[str, str], ...] = ()
+        if output.is_dir and file_urls:
             entries = read_manifest(output.url, output.md5, environ)
-            urls = tuple(address(entry.md5) for entry in entries)
-            files = tuple(entry.relpath for entry in entries)
-        return replace(found, urls=urls, files=files)
+            files = tuple((entry.relpath, address(entry.md5)) for entry in entries)
+        return replace(found, urls=(output.url,), files=files)
     check_output(target, force=force)
     written = fetch_output(
         output.url,

@@ -2,7 +2,8 @@
 
 ``serve_files(root)`` serves the files under ``root``; ``fault`` makes it lie:
 ``"corrupt"`` flips a byte of every body (md5 mismatch), ``"drop"`` announces the
-full length, sends half and closes the connection.  Also an S3 server (moto's
+full length, sends half and closes the connection, ``"stall"`` sends half and waits
+(for a test to interrupt the client).  Also an S3 server (moto's
 server mode) for ``s3://`` remotes.
 """
 
@@ -23,6 +24,9 @@ from urllib.parse import unquote, urlsplit
 class FileServer:
     url: str
     requests: list[str] = field(default_factory=list)
+    # "stall": set once the first half is sent; the handler then waits for ``release``.
+    stalled: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @contextlib.contextmanager
@@ -58,6 +62,16 @@ def serve_files(
             data = path.read_bytes()
             if fault == "corrupt" and data:
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
+            if fault == "stall":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                state.stalled.set()
+                state.release.wait(timeout=60)
+                self.close_connection = True
+                return
             if fault == "drop":
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
@@ -86,6 +100,7 @@ def serve_files(
         state.url = f"http://127.0.0.1:{server.server_port}"
         yield state
     finally:
+        state.release.set()
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
