@@ -111,8 +111,10 @@ def get(
         if as_json:
             click.echo(json.dumps(result.to_dict(), indent=4))
         else:
+            from gto_dulwich.transport import redact_url
+
             for url in result.urls:
-                click.echo(url)
+                click.echo(redact_url(url))
         return
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=4))

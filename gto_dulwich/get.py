@@ -461,10 +461,13 @@ class GetResult:
         }
         if self.output is not None:
             data.update(output=self.output, size=self.size, md5=self.md5, nfiles=self.nfiles)
+        from gto_dulwich.transport import redact_url
+
+        # A remote URL may carry user:password@: never print it.
         if self.urls:
-            data["url"] = self.urls[0]
+            data["url"] = redact_url(self.urls[0])
         if self.files:
-            data["files"] = [{"relpath": rel, "url": url} for rel, url in self.files]
+            data["files"] = [{"relpath": rel, "url": redact_url(url)} for rel, url in self.files]
         return data
 
 
@@ -601,6 +604,7 @@ def _get_dvc(
         size=output.size,
         environ=environ,
         progress=progress,
+        legacy=not output.dvc3,
     )
     return replace(
         found,

@@ -243,15 +243,22 @@ def download_into(
     *,
     environ: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    legacy: bool = False,
 ) -> int:
-    """Stream the object at ``url`` into the file ``target``; fail unless its md5 is ``md5``."""
+    """Stream the object at ``url`` into the file ``target``; fail unless its md5 is ``md5``.
+
+    ``legacy`` (a DVC 2 output): a text file's md5 may be DVC 2's, taken with CRLF read as LF.
+    """
     digest = hashlib.md5(usedforsecurity=False)
+    text = _Dos2Unix() if legacy else None
     size = 0
     with open_object(url, environ) as (chunks, _length):
         try:
             with open(target, "wb") as handle:
                 for chunk in chunks:
                     digest.update(chunk)
+                    if text is not None:
+                        text.update(chunk)
                     handle.write(chunk)
                     size += len(chunk)
                     if progress is not None:
@@ -261,9 +268,39 @@ def download_into(
         except OSError as exc:
             raise cannot_write(out, exc) from None
     got = digest.hexdigest()
-    if got != _hash_name(md5):
+    if got != _hash_name(md5) and not (text is not None and text.hexdigest() == _hash_name(md5)):
         raise StorageError(f"md5 mismatch for {shown(url)}: expected {_hash_name(md5)}, got {got}")
     return size
+
+
+# What DVC 2 (dvc-objects' istextblock) counts as text characters.
+_TEXT_CHARS = bytes({7, 8, 9, 10, 12, 13, 27} | set(range(0x20, 0x100)) - {0x7F})
+
+
+class _Dos2Unix:
+    """DVC 2's md5 of a text file: CRLF read as LF; None for a binary one (first 512 bytes)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.md5(usedforsecurity=False)
+        self._head = b""
+        self._pending = b""
+
+    def update(self, chunk: bytes) -> None:
+        if len(self._head) < 512:
+            self._head += chunk[: 512 - len(self._head)]
+        data = self._pending + chunk
+        self._pending = b"\r" if data.endswith(b"\r") else b""
+        if self._pending:
+            data = data[:-1]
+        self._digest.update(data.replace(b"\r\n", b"\n"))
+
+    def hexdigest(self) -> str | None:
+        head = self._head
+        if b"\x00" in head or (head and len(head.translate(None, _TEXT_CHARS)) / len(head) > 0.3):
+            return None
+        digest = self._digest.copy()
+        digest.update(self._pending)
+        return digest.hexdigest()
 
 
 def read_manifest(
@@ -310,10 +347,12 @@ def fetch_output(
     size: int | None = None,
     environ: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    legacy: bool = False,
 ) -> Written:
     """Download a file object, or every file of a ``.dir`` object, into ``out`` atomically.
 
-    ``address`` maps a file's md5 to its URL (the remote's layout).
+    ``address`` maps a file's md5 to its URL (the remote's layout); ``legacy``: a DVC 2
+    output, whose text files may carry DVC 2's CRLF-as-LF md5.
     """
     written = Written()
 
@@ -324,7 +363,7 @@ def fetch_output(
 
     if not md5.endswith(".dir"):
         with staged(out, directory=False, force=force) as temp:
-            download_into(url, md5, temp, out, environ=environ, progress=advance)
+            download_into(url, md5, temp, out, environ=environ, progress=advance, legacy=legacy)
             _chmod(temp, out)
         written.md5 = md5
         written.nfiles = 1
@@ -338,7 +377,13 @@ def fetch_output(
             except OSError as exc:
                 raise cannot_write(out, exc) from None
             download_into(
-                address(entry.md5), entry.md5, target, out, environ=environ, progress=advance
+                address(entry.md5),
+                entry.md5,
+                target,
+                out,
+                environ=environ,
+                progress=advance,
+                legacy=legacy,
             )
             _chmod(target, out)
             written.nfiles += 1

@@ -282,3 +282,29 @@ def test_s3_remote(s3_env: dict[str, str], repo: Path, out: Path) -> None:
     assert not (out / "x").exists()
     assert not [p for p in out.iterdir() if ".gto-" in p.name]
     assert os.environ.get("AWS_SECRET_ACCESS_KEY") != "testing-secret"
+
+
+def test_http_credentials_are_used_and_never_printed(repo: Path, out: Path) -> None:
+    storage = repo.parent / "web"
+    fill(storage / "store", ["web"])
+    with serve_files(storage, username="ann", password="hunter22") as server:
+        with_secret = server.url.replace("http://", "http://ann:hunter22@")
+        config = repo / ".dvc" / "config.local"
+        config.write_text(f"['remote \"web\"']\n    url = {with_secret}/store\n")
+        shown = run_cli(["get", "web", "--show-url", "-r", str(repo)], cwd=out)
+        fetched = run_cli(["get", "web", "--json", "-r", str(repo)], cwd=out)
+        config.write_text(f"['remote \"web\"']\n    url = {server.url}/store\n")
+        denied = run_cli(["get", "web", "-o", "x", "-r", str(repo)], cwd=out)
+        by_env = run_cli(
+            ["get", "web", "-o", "y", "-r", str(repo)],
+            cwd=out,
+            env={"GTO_DULWICH_STORAGE_USERNAME": "ann", "GTO_DULWICH_STORAGE_PASSWORD": "hunter22"},
+        )
+    assert shown.stdout == f"{server.url}/store/files/md5/ce/d3ca064b784707adae9bd537c01acf\n"
+    assert fetched.exit_code == 0, fetched.stderr
+    assert by_env.exit_code == 0, by_env.stderr
+    assert denied.exit_code == 1
+    assert "HTTP 401" in denied.stderr
+    for result in (shown, fetched, denied, by_env):
+        assert "hunter22" not in result.stdout + result.stderr
+    assert (out / "web.pkl").read_bytes() == (out / "y").read_bytes() == b"served over http\n"

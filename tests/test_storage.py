@@ -216,3 +216,35 @@ def test_s3(s3: Any, remote: Path, out: Path, dvc3: bool) -> None:
     with pytest.raises(StorageError, match="NoSuchKey"):
         fetch("s3://models/store", md5(b"absent"), out / "absent")
     assert sorted(p.name for p in out.iterdir()) == ["data", "model.bin"]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_dvc2_text_md5_reads_crlf_as_lf(remote: Path, out: Path, chunked: bool) -> None:
+    """DVC 2 hashed text files with CRLF turned into LF; the object holds the raw bytes."""
+    data = b"line one\r\nline two\r\n" * (100_000 if chunked else 1)  # chunked: several chunks
+    digest = md5(data.replace(b"\r\n", b"\n"))
+    target = remote / digest[:2] / digest[2:]
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    base = str(remote)
+
+    def get(legacy: bool) -> None:
+        fetch_output(
+            address(base, digest, False),
+            digest,
+            out / "t.txt",
+            address=lambda h: address(base, h, False),
+            force=True,
+            legacy=legacy,
+        )
+
+    with pytest.raises(StorageError, match="md5 mismatch"):
+        get(legacy=False)
+    get(legacy=True)
+    assert (out / "t.txt").read_bytes() == data
+    binary = b"\x00\r\n" * 10
+    digest = md5(binary.replace(b"\r\n", b"\n"))
+    (remote / digest[:2]).mkdir(exist_ok=True)
+    (remote / digest[:2] / digest[2:]).write_bytes(binary)
+    with pytest.raises(StorageError, match="md5 mismatch"):
+        get(legacy=True)
