@@ -106,7 +106,9 @@ def get(
     for warning in result.warnings:
         click.echo(f"warning: {safe(warning)}", err=True)
     if verbose and result.fetched_bytes is not None:
-        click.echo(f"fetched {result.fetched_bytes} bytes", err=True)
+        click.echo(f"fetched {result.fetched_bytes} bytes of git objects", err=True)
+    if verbose and result.source == "dvc" and result.size is not None:
+        click.echo(f"downloaded {result.size} bytes from storage", err=True)
     if show_url:
         if as_json:
             click.echo(json.dumps(result.to_dict(), indent=4))

@@ -509,7 +509,7 @@ def get_artifact(
     output = _dvc_output(git, resolved, annotation)
     target = Path(out) if out is not None else default_output(path)
     if output is not None:
-        return _get_dvc(
+        got = _get_dvc(
             output,
             found,
             target,
@@ -518,6 +518,9 @@ def get_artifact(
             progress=progress,
             environ=environ,
             file_urls=file_urls,
+        )
+        return (
+            replace(got, fetched_bytes=git.bytes_received) if isinstance(git, RemoteRepo) else got
         )
     entries = git_entries(git, resolved.commit, path)
     if entries is None:

@@ -19,6 +19,7 @@ import pytest
 
 from gto_dulwich.builder import build_repo, load_spec
 from tests.helpers import FIXTURES, run_cli, run_process
+from tests.servers import serve_http
 from tests.static_server import free_port, serve_files
 
 HERE = FIXTURES / "dvc_get"
@@ -308,3 +309,33 @@ def test_http_credentials_are_used_and_never_printed(repo: Path, out: Path) -> N
     for result in (shown, fetched, denied, by_env):
         assert "hunter22" not in result.stdout + result.stderr
     assert (out / "web.pkl").read_bytes() == (out / "y").read_bytes() == b"served over http\n"
+
+
+def test_remote_repository_and_http_storage_without_git(tmp_path: Path, out: Path) -> None:
+    """-r URL: the registry, dvc.yaml, the .dvc file and .dvc/config come over smart HTTP
+    (no clone, no git on PATH); the object comes from the HTTP remote they name."""
+    storage = tmp_path / "web"
+    fill(storage / "store", ["web", "images"])
+    with serve_files(storage) as files:
+        spec = load_spec(HERE / "repo.yaml")
+        config = spec["commits"][0]["files"][".dvc/config"]
+        spec["commits"][0]["files"][".dvc/config"] = config.replace(
+            "http://127.0.0.1:1", files.url
+        ).replace("remote = storage", "remote = web")
+        build_repo(spec, tmp_path / "served")
+        with serve_http(tmp_path / "served") as git_server:
+            result = run_process(["get", "web#prod", "-r", git_server.url], cwd=out)
+            shown = run_process(["get", "web@v1.0.0", "--show-url", "-r", git_server.url], cwd=out)
+            tree = run_process(["get", "images@v1.0.0", "-r", git_server.url, "-v"], cwd=out)
+        latest = run_process(
+            ["get", "web", "--json", "-r", tmp_path.joinpath("served").as_uri()], cwd=out
+        )
+    assert result.exit_code == 1
+    assert result.stderr == "❌ no version of 'web' was ever assigned to stage 'prod'\n"
+    assert shown.stdout == f"{files.url}/store/files/md5/ce/d3ca064b784707adae9bd537c01acf\n"
+    assert tree.exit_code == 0, tree.stderr
+    assert written(out / "images") == expected("images")
+    assert "fetched " in tree.stderr
+    assert "downloaded 12 bytes from storage" in tree.stderr
+    assert latest.exit_code == 0, latest.stderr
+    assert json.loads(latest.stdout)["url"].startswith(files.url)
