@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -59,6 +60,9 @@ def serve_files(
             if not path.is_relative_to(root.resolve()) or not path.is_file():
                 self._reply(404, b"not found\n")
                 return
+            if fault is None:
+                self._send_file(path)
+                return
             data = path.read_bytes()
             if fault == "corrupt" and data:
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
@@ -83,6 +87,14 @@ def serve_files(
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
             self._reply(200, data)
+
+        def _send_file(self, path: Path) -> None:
+            """Streamed, so a benchmark's large object does not sit in the server's memory."""
+            self.send_response(200)
+            self.send_header("Content-Length", str(path.stat().st_size))
+            self.end_headers()
+            with open(path, "rb") as handle, contextlib.suppress(ConnectionError):
+                shutil.copyfileobj(handle, self.wfile, 1 << 20)
 
         def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

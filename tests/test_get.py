@@ -402,3 +402,40 @@ def _unprivileged() -> list[str]:
     if unshare is None or probe.returncode != 0:
         pytest.skip("running as root, and user namespaces are not available")
     return prefix
+
+
+def test_a_filtering_server_sends_only_the_needed_blobs(built: Built, tmp_path: Path) -> None:
+    """Against git's own server (filters honoured), get fetches the tagged commits without
+    trees, then one commit's trees, then exactly the blobs it writes: no history, no other file."""
+    from dulwich.objects import Blob as DulwichBlob
+    from dulwich.objects import Commit as DulwichCommit
+
+    from gto_dulwich.mirror import RemoteRepo
+    from tests.test_remote_read import git_daemon
+
+    served = tmp_path / "srv" / "repo.git"
+    shutil.copytree(built.path / ".git", served)
+    out = tmp_path / "got"
+    out.mkdir()
+    with git_daemon(served.parent) as port:
+        for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+            subprocess.run(["git", "-C", str(served), "config", key, "true"], check=True)
+        with RemoteRepo.open_url(f"git://127.0.0.1:{port}/repo.git") as remote:
+            result = api.get(remote, "bundle@v2.0.0", out / "bundle")
+            store = remote.dulwich.object_store
+            blobs = {bytes(sha) for sha in store if isinstance(store[sha], DulwichBlob)}
+            commits = {bytes(sha) for sha in store if isinstance(store[sha], DulwichCommit)}
+    assert snapshot(out / "bundle") == expected_bundle(extra=True)
+    with Repo(str(built.path)) as repo:
+        wanted = {
+            bytes(Blob.from_string(data).id)
+            for data in [
+                ARTIFACTS_V1,
+                *(c[1] if isinstance(c, tuple) else c for c in BUNDLE.values()),
+                bytes(range(256)) * 8,
+            ]
+        }
+        assert blobs == wanted  # artifacts.yaml at that commit and the bundle's files
+        assert b"weights two\n" not in {repo[sha].data for sha in blobs}  # type: ignore[attr-defined]
+    assert commits <= {built.c1, built.c2, built.c3}
+    assert result.fetched_bytes is not None
