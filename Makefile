@@ -30,6 +30,7 @@ demo:
 bench:
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/remote.py
+	$(BIN)/python bench/get.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

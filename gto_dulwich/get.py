@@ -258,8 +258,13 @@ def _replace(temp: Path, out: Path, *, force: bool) -> None:
                 # rename() cannot replace a non-empty directory: swap, then drop the old one.
                 old = Path(tempfile.mkdtemp(prefix=f".{out.name}.gto-old-", dir=out.parent))
                 os.replace(out, old / "x")
-                os.replace(temp, out)
-                shutil.rmtree(old, ignore_errors=True)
+                try:
+                    os.replace(temp, out)
+                except BaseException:
+                    os.replace(old / "x", out)  # put the previous version back
+                    raise
+                finally:
+                    shutil.rmtree(old, ignore_errors=True)
                 return
         os.replace(temp, out)
     except OSError as exc:
@@ -506,7 +511,7 @@ def get_artifact(
         source="git",
         warnings=resolved.warnings,
     )
-    output = _dvc_output(git, resolved, annotation)
+    output, problem = _dvc_output(git, resolved, annotation)
     target = Path(out) if out is not None else default_output(path)
     if output is not None:
         got = _get_dvc(
@@ -524,6 +529,8 @@ def get_artifact(
         )
     entries = git_entries(git, resolved.commit, path)
     if entries is None:
+        if problem is not None:
+            raise GetError(f"cannot read the DVC output of '{path}': {problem}")
         raise GetError(
             f"'{path}' is not committed at {resolved.commit[:7]} "
             f"({resolved.artifact}@{resolved.version}) and no DVC output tracks it"
@@ -549,23 +556,26 @@ def get_artifact(
 # -- DVC-tracked artifacts ------------------------------------------------------------
 
 
-def _dvc_output(git: GitRepo, resolved: Resolved, annotation: Annotation) -> DvcOutput | None:
-    """The DVC output behind the path, or None; a broken DVC file is an error naming it."""
+def _dvc_output(
+    git: GitRepo, resolved: Resolved, annotation: Annotation
+) -> tuple[DvcOutput | None, str | None]:
+    """The DVC output behind the path, or None and what went wrong reading DVC's files
+    (an error only if git has no such path either)."""
     from gto_dulwich.dvc import DvcReader
 
     workdir = None if git.is_remote else git.workdir
     output, problems = DvcReader(git, cache=False).output(
         resolved.commit, annotation, workdir=workdir
     )
-    if output is None and problems:
-        raise GetError(f"cannot read the DVC output of '{annotation.path}': {problems[0]}")
+    if output is None:
+        return None, "; ".join(map(str, problems)) or None
     if output is not None and output.url is None:
         why = f": {problems[0]}" if problems else ""
         raise GetError(
             f"'{output.path}' is tracked by DVC ({output.source}) but has no remote storage "
             f"at {resolved.commit[:7]}{why}; set core.remote in .dvc/config"
         )
-    return output
+    return output, None
 
 
 def _get_dvc(

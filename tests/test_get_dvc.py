@@ -339,3 +339,44 @@ def test_remote_repository_and_http_storage_without_git(tmp_path: Path, out: Pat
     assert "downloaded 12 bytes from storage" in tree.stderr
     assert latest.exit_code == 0, latest.stderr
     assert json.loads(latest.stdout)["url"].startswith(files.url)
+
+
+def test_dvc_file_problems(tmp_path: Path, out: Path) -> None:
+    """A broken DVC file is named when the path is not in git; it never stops a git artifact."""
+    from dulwich.objects import ObjectID
+    from dulwich.repo import Repo
+
+    from tests.servers import add_tag
+    from tests.test_get import MAIN, commit
+
+    path = tmp_path / "r"
+    path.mkdir()
+    good = "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 1\n  hash: md5\n  path: k.bin\n"
+    with Repo.init(str(path)) as repo:
+        c1 = commit(
+            repo,
+            {
+                "artifacts.yaml": b"m:\n  path: m.bin\nn:\n  path: notes.txt\nk:\n  path: k.bin\n",
+                "m.bin.dvc": b"outs: [oops\n",
+                "dvc.lock": b"stages: {{{\n",
+                "notes.txt": b"committed in git\n",
+                "k.bin.dvc": good.encode(),
+            },
+            [],
+            1_704_164_645,
+        )
+        repo.refs[MAIN] = ObjectID(c1)
+        for name in ("m", "n", "k"):
+            add_tag(repo, f"{name}@v1.0.0", c1)
+    broken = run_cli(["get", "m", "-r", str(path)], cwd=out)
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith("❌ cannot read the DVC output of 'm.bin': dvc.lock at commit")
+    assert "; m.bin.dvc at commit" in broken.stderr
+    assert broken.stderr.count("\n") == 1
+    notes = run_cli(["get", "n", "-r", str(path)], cwd=out)
+    assert notes.exit_code == 0, notes.stderr
+    assert (out / "notes.txt").read_bytes() == b"committed in git\n"
+    no_remote = run_cli(["get", "k", "--show-url", "-r", str(path)], cwd=out)
+    assert no_remote.exit_code == 1
+    assert no_remote.stderr.startswith("❌ 'k.bin' is tracked by DVC (k.bin.dvc) but has no remote")
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
