@@ -2,9 +2,11 @@
 
 Two artifacts of ``--size-mb`` MB (200 by default) of incompressible bytes:
 
-* **git**: committed in a repository served by dulwich's smart-HTTP server on
-  127.0.0.1; ``gto get big@v1.0.0 -r http://…`` vs ``dvc get http://… big.bin --rev
-  big@v1.0.0`` (git clone, then copy);
+* **git**: committed in a repository served on 127.0.0.1 by ``git daemon`` (git's own
+  server, which honours ``blob:none`` as GitHub does; ``--git-server dulwich-http`` for
+  dulwich's smart-HTTP server, which needs minutes to pack a 200 MB blob);
+  ``gto get big@v1.0.0 -r git://…`` vs ``dvc get git://… big.bin --rev big@v1.0.0``
+  (a git clone, then a copy);
 * **dvc**: a DVC 3 output (``big.bin.dvc``) whose object is on an HTTP remote (a
   static file server on 127.0.0.1); ``gto get big -r REPO`` vs ``dvc get REPO big.bin``.
 
@@ -19,15 +21,17 @@ Usage: ``python bench/get.py [--size-mb 200] [--runs 3]``; writes ``bench/RESULT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -39,7 +43,7 @@ from dulwich.refs import Ref  # noqa: E402
 from dulwich.repo import Repo  # noqa: E402
 
 from tests.servers import EPOCH, IDENTITY, add_tag, serve_http  # noqa: E402
-from tests.static_server import serve_files  # noqa: E402
+from tests.static_server import free_port, serve_files  # noqa: E402
 
 RESULTS = ROOT / "RESULTS-get.md"
 GTO = Path(sys.executable).parent / "gto"
@@ -119,6 +123,40 @@ def dvc_repo(path: Path, data: bytes, remote_url: str) -> None:
     (storage / digest[2:]).write_bytes(data)
 
 
+@contextlib.contextmanager
+def serve_git(repo: Path, kind: str) -> Iterator[str]:
+    """The repository's URL on 127.0.0.1: ``git daemon`` (C, filters honoured) or dulwich's
+    smart-HTTP server (pure Python; it takes minutes to pack a 200 MB blob)."""
+    if kind == "dulwich-http":
+        with serve_http(repo) as server:
+            yield server.url
+        return
+    git = shutil.which("git") or "git"
+    for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+        subprocess.run([git, "-C", str(repo), "config", key, "true"], check=True)
+    port = free_port()
+    daemon = subprocess.Popen(
+        [git, "daemon", "--listen=127.0.0.1", f"--port={port}", f"--base-path={repo.parent}",
+         "--export-all", "--reuseaddr", str(repo.parent)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"git://127.0.0.1:{port}/{repo.name}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
 def measure(command: Sequence[str], cwd: Path, out: Path, runs: int) -> tuple[float, float]:
     """Median seconds and peak RSS (MB) of ``runs`` runs, each into a fresh ``out``.
 
@@ -170,6 +208,12 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dvc", default="/work/scratch/dvc-venv/bin/dvc")
+    parser.add_argument(
+        "--git-server",
+        choices=["git-daemon", "dulwich-http"],
+        default="git-daemon" if shutil.which("git") else "dulwich-http",
+        help="git's own server (honours blob:none, as GitHub does) or dulwich's HTTP server",
+    )
     args = parser.parse_args()
     dvc = args.dvc if Path(args.dvc).exists() else None
     if not Path(TIME).exists():
@@ -187,15 +231,15 @@ def main() -> None:
         git_repo(tmp / "git", data)
         with serve_files(tmp) as files:
             dvc_repo(tmp / "dvc", data, f"{files.url}/storage/store")
-            with serve_http(tmp / "git") as git_server:
-                repo_url, dvc_repo_path = git_server.url, str(tmp / "dvc")
+            with serve_git(tmp / "git", args.git_server) as repo_url:
+                dvc_repo_path = str(tmp / "dvc")
                 plain = floor_command(f"{files.url}/static/big.bin", out)
                 gto_git = [str(GTO), "get", "big@v1.0.0", "-r", repo_url, "-o", str(out)]
                 gto_dvc = [str(GTO), "get", "big", "-r", dvc_repo_path, "-o", str(out)]
                 dvc_git = [dvc or "", "get", repo_url, "big.bin", "--rev", "big@v1.0.0"]
                 dvc_dvc = [dvc or "", "get", dvc_repo_path, "big.bin"]
                 cases: list[tuple[str, str, list[str] | None]] = [
-                    ("git", "gto get (dulwich HTTP)", gto_git),
+                    ("git", f"gto get ({args.git_server})", gto_git),
                     ("git", "dvc get (git clone)", [*dvc_git, "-o", str(out)] if dvc else None),
                     ("git", "floor: plain download", plain),
                     ("dvc", "gto get (HTTP remote)", gto_dvc),

@@ -301,10 +301,6 @@ def write_chunks(target: Path, chunks: Iterator[bytes] | Sequence[bytes], out: P
     return digest.hexdigest()
 
 
-def copy_stream(source: BinaryIO, target: BinaryIO) -> None:
-    shutil.copyfileobj(source, target, CHUNK)
-
-
 # -- git-committed artifacts ----------------------------------------------------------
 
 
@@ -384,32 +380,38 @@ def write_git(
     with staged(out, directory=not is_file, force=force) as temp:
         for entry in entries:
             target = temp / entry.relpath if entry.relpath else temp
-            data = _blob(git, entry.sha)
             if entry.relpath:
                 try:
                     target.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise cannot_write(out, exc) from None
             if entry.mode == _LINK:
+                link = _blob(git, entry.sha)
                 if is_file:
                     target.unlink()
                 try:
-                    os.symlink(data, target)
+                    os.symlink(link, target)
                 except OSError as exc:
                     raise cannot_write(out, exc) from None
+                written.size += len(link)
             else:
-                md5 = write_chunks(target, [data], out)
+
+                def counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+                    for chunk in chunks:
+                        written.size += len(chunk)
+                        if progress is not None:
+                            progress(written.size, total)
+                        yield chunk
+
+                md5 = write_chunks(target, counted(blob_chunks(git, entry.sha)), out)
                 try:
                     target.chmod(_mode(entry.mode))
                 except OSError as exc:
                     raise cannot_write(out, exc) from None
                 if is_file:
                     written.md5 = md5
-            written.size += len(data)
             written.nfiles += 1
             written.files.append(entry.relpath)
-            if progress is not None:
-                progress(written.size, total)
         if not is_file:
             _chmod_dirs(temp)
     return written
@@ -419,6 +421,101 @@ def _chmod_dirs(root: Path) -> None:
     mode = _mode(0o111)
     for folder, _dirs, _files in os.walk(root):
         os.chmod(folder, mode)
+
+
+# An open object file, its inflater, the object header, the content size, content inflated so far.
+_Stream = tuple[BinaryIO, Any, bytes, int, bytes]
+
+
+def blob_chunks(git: GitRepo, sha: bytes) -> Iterator[bytes]:
+    """The blob's bytes in pieces: inflated straight from its loose file or pack entry,
+    so a large file never sits whole in memory; checked against its id at the end.
+
+    A delta-compressed entry (and any store we cannot read this way) is read whole.
+    """
+    streamed = _stream_loose(git, sha) or _stream_packed(git, sha)
+    if streamed is None:
+        yield _blob(git, sha)
+        return
+    import zlib
+
+    handle, inflate, header, size, first = streamed
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(header + first)
+    done = len(first)
+    if first:
+        yield first
+    with handle:
+        pending = inflate.unconsumed_tail
+        while done < size:
+            raw = pending or handle.read(CHUNK)
+            if not raw:
+                break
+            try:
+                chunk = inflate.decompress(raw, CHUNK)
+            except zlib.error:
+                break  # reported as damaged below
+            pending = inflate.unconsumed_tail
+            if chunk:
+                digest.update(chunk)
+                done += len(chunk)
+                yield chunk
+    if done != size or digest.hexdigest().encode("ascii") != sha:
+        raise GetError(f"object {sha.decode('ascii')[:7]} is damaged in the repository")
+
+
+def _stream_loose(git: GitRepo, sha: bytes) -> _Stream | None:
+    import zlib
+
+    from dulwich.objects import ObjectID
+
+    store = git.dulwich.object_store
+    try:
+        path = store._get_shafile_path(ObjectID(sha))
+        handle = open(path, "rb")  # noqa: SIM115 -- handed to the caller, which closes it
+    except (AttributeError, ValueError, OSError):
+        return None
+    inflate = zlib.decompressobj()
+    head = b""
+    while b"\0" not in head and len(head) < 64:
+        raw = inflate.unconsumed_tail or handle.read(64)
+        if not raw:
+            break
+        head += inflate.decompress(raw, 64 - len(head))
+    kind, _, rest = head.partition(b" ")
+    size_text, nul, first = rest.partition(b"\0")
+    if kind != b"blob" or not nul or not size_text.isdigit():
+        handle.close()
+        return None
+    return handle, inflate, b"blob " + size_text + b"\0", int(size_text), first
+
+
+def _stream_packed(git: GitRepo, sha: bytes) -> _Stream | None:
+    import zlib
+
+    for pack in getattr(git.dulwich.object_store, "packs", []):
+        try:
+            offset = pack.index.object_offset(sha)
+        except (KeyError, ValueError):
+            continue
+        if offset is None:
+            continue
+        try:
+            handle = open(pack.data.path, "rb")  # noqa: SIM115 -- closed by the caller
+        except (OSError, AttributeError):
+            return None
+        handle.seek(offset)
+        byte = handle.read(1)[0]
+        kind, size, shift = (byte >> 4) & 7, byte & 15, 4
+        while byte & 0x80:
+            byte = handle.read(1)[0]
+            size |= (byte & 0x7F) << shift
+            shift += 7
+        if kind != 3:  # a delta: dulwich resolves it, whole
+            handle.close()
+            return None
+        return handle, zlib.decompressobj(), b"blob %d\0" % size, size, b""
+    return None
 
 
 def _blob(git: GitRepo, sha: bytes) -> bytes:

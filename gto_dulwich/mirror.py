@@ -25,7 +25,6 @@ the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -199,7 +198,8 @@ class RemoteRepo(GitRepo):
         if not missing:
             return
         connection = self._connection
-        pack = io.BytesIO()
+        # A pack holding a large file (gto get) goes to disk past 16 MB, not to memory twice.
+        pack = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 -- closed below
 
         def determine_wants(_refs: Mapping[Any, Any], depth: int | None = None) -> list[ObjectID]:
             return [ObjectID(w) for w in missing]
@@ -214,13 +214,15 @@ class RemoteRepo(GitRepo):
                 filter_spec=filter_spec,
             )
 
-        result = _call(connection, fetch)
-        self.fetches += 1
-        data = pack.getvalue()
-        self.bytes_received += len(data)
-        if data:
-            added = store.add_thin_pack(io.BytesIO(data).read, None)
-            self._present.update(bytes(sha) for sha in added.index)
+        with pack:
+            result = _call(connection, fetch)
+            self.fetches += 1
+            received = pack.tell()
+            self.bytes_received += received
+            if received:
+                pack.seek(0)
+                added = store.add_thin_pack(pack.read, None)
+                self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 

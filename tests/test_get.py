@@ -439,3 +439,49 @@ def test_a_filtering_server_sends_only_the_needed_blobs(built: Built, tmp_path: 
         assert b"weights two\n" not in {repo[sha].data for sha in blobs}  # type: ignore[attr-defined]
     assert commits <= {built.c1, built.c2, built.c3}
     assert result.fetched_bytes is not None
+
+
+# -- large blobs stream ------------------------------------------------------------------
+
+
+def test_blob_chunks_stream_loose_and_packed_objects(tmp_path: Path) -> None:
+    from gto_dulwich.get import CHUNK, blob_chunks
+    from gto_dulwich.repo import GitRepo
+
+    data = bytes(range(256)) * (3 * CHUNK // 256) + b"tail"
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "packed").mkdir()
+    with Repo.init(str(tmp_path / "loose")) as repo:
+        blob = Blob.from_string(data)
+        repo.object_store.add_object(blob)
+        git = GitRepo(repo, owned=False)
+        chunks = list(blob_chunks(git, bytes(blob.id)))
+    assert b"".join(chunks) == data
+    assert len(chunks) > 2
+    assert max(map(len, chunks)) <= CHUNK
+    with Repo.init(str(tmp_path / "packed")) as repo:
+        repo.object_store.add_objects([(Blob.from_string(data), None)])
+        sha = bytes(blob.id).decode()
+        assert not (tmp_path / "packed" / ".git" / "objects" / sha[:2] / sha[2:]).exists()
+        assert repo.object_store.packs
+        git = GitRepo(repo, owned=False)
+        assert b"".join(blob_chunks(git, bytes(blob.id))) == data
+
+
+def test_a_damaged_loose_object_is_refused(tmp_path: Path) -> None:
+    import zlib
+
+    from gto_dulwich.get import GetError, blob_chunks
+    from gto_dulwich.repo import GitRepo
+
+    (tmp_path / "r").mkdir()
+    with Repo.init(str(tmp_path / "r")) as repo:
+        blob = Blob.from_string(b"good bytes")
+        repo.object_store.add_object(blob)
+        sha = bytes(blob.id).decode()
+        path = tmp_path / "r" / ".git" / "objects" / sha[:2] / sha[2:]
+        path.chmod(0o644)
+        path.write_bytes(zlib.compress(b"blob 10\0evil bytes"))
+        git = GitRepo(repo, owned=False)
+        with pytest.raises(GetError, match="is damaged in the repository"):
+            b"".join(blob_chunks(git, bytes(blob.id)))
