@@ -667,10 +667,10 @@ def _dvc_output(
     if output is None:
         return None, "; ".join(map(str, problems)) or None
     if output is not None and output.url is None:
-        why = f": {problems[0]}" if problems else ""
+        why = f": {problems[0]}" if problems else "; set core.remote in .dvc/config"
         raise GetError(
             f"'{output.path}' is tracked by DVC ({output.source}) but has no remote storage "
-            f"at {resolved.commit[:7]}{why}; set core.remote in .dvc/config"
+            f"at {resolved.commit[:7]}{why}"
         )
     return output, None
 
