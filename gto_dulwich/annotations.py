@@ -75,20 +75,34 @@ class Index:
         )
 
 
-def load_yaml(data: bytes | str) -> Any:
-    """Safe-load YAML with ruamel.yaml (imported lazily: it costs start-up time)."""
-    from ruamel.yaml import YAML
+class AnnotationsRefused(AnnotationsError):
+    """An ``artifacts.yaml`` over the loader's bounds (size, nesting, alias expansion):
+    not read, so its annotations are skipped."""
 
-    return YAML(typ="safe", pure=True).load(data)
+    def __init__(self, index: str, commit: str | None, reason: str) -> None:
+        super().__init__(index, commit, reason)
+        where = f" at commit {commit[:7]}" if commit else ""
+        self.message = f"{index}{where} refused: {reason}"
+
+
+def load_yaml(data: bytes | str, *, where: str = "YAML") -> Any:
+    """Safe-load YAML within :mod:`gto_dulwich.yamlsafe`'s bounds (ruamel is imported lazily)."""
+    from gto_dulwich.yamlsafe import load_yaml_bounded
+
+    return load_yaml_bounded(data, where=where)
 
 
 def parse_index(data: bytes, *, index: str = "artifacts.yaml", commit: str | None = None) -> Index:
-    """Parse ``artifacts.yaml`` bytes; raise :class:`AnnotationsError` if not GTO's format."""
+    """Parse ``artifacts.yaml`` bytes; raise :class:`AnnotationsError` if not GTO's format
+    (:class:`AnnotationsRefused` if over the loader's bounds)."""
+    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused
+
     try:
-        raw = load_yaml(data)
-    except Exception as exc:  # ruamel raises many unrelated types for bad YAML
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AnnotationsError(index, commit, f"invalid YAML ({detail})") from None
+        raw = load_yaml(data, where=index)
+    except YAMLRefused as exc:
+        raise AnnotationsRefused(index, commit, exc.reason) from None
+    except YAMLError as exc:
+        raise AnnotationsError(index, commit, exc.reason) from None
     if raw is None:
         return Index()
     if not isinstance(raw, dict):

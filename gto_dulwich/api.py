@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from gto_dulwich.annotations import Annotation, Index, parse_index
+from gto_dulwich.annotations import Annotation, AnnotationsRefused, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
@@ -40,6 +40,7 @@ from gto_dulwich.transport import is_url
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
+    from gto_dulwich.dvc import DvcOutput, Problem
     from gto_dulwich.get import GetResult, Progress
     from gto_dulwich.plan import Bump, Step
     from gto_dulwich.remote import FetchResult
@@ -256,7 +257,28 @@ def _read_state(
                     store.put(key, indexes[key].to_dict())
         return indexes[key]
 
-    head_index = index_at(head) if head else Index()
+    from gto_dulwich.dvc import DvcReader, merge
+
+    dvc_reader = DvcReader(git, cache=cache)
+    reported: set[tuple[str, str]] = set()
+
+    def annotations_at(commit: str, index: Index) -> dict[str, Annotation]:
+        """``artifacts.yaml`` entries, then artifacts only declared in ``dvc.yaml`` files."""
+        found = dvc_reader.read(commit)
+        for problem in found.problems:
+            if (problem.file, problem.detail) not in reported:
+                reported.add((problem.file, problem.detail))
+                extra.append(Diagnostic(problem.file, f"at commit {commit[:7]}: {problem.detail}"))
+        return merge(index.artifacts, found.annotations())
+
+    try:
+        head_index = index_at(head) if head else Index()
+    except AnnotationsRefused as exc:
+        # Over the YAML bounds (a hostile push, not a typo): skip it, read the rest.
+        assert head is not None
+        extra.append(Diagnostic(head[:7], f"{exc}; annotations skipped", "error"))
+        head_index = Index()
+    head_annotations = annotations_at(head, head_index) if head else {}
 
     def snapshot(commit: str) -> CommitSnapshot | None:
         info = git.commit_info(commit)
@@ -265,16 +287,18 @@ def _read_state(
                 views.incomplete()
             return None
         if commit == head:
-            return CommitSnapshot(info, dict(head_index.artifacts))
+            return CommitSnapshot(info, dict(head_annotations))
         try:
-            return CommitSnapshot(info, dict(index_at(commit).artifacts))
+            index = index_at(commit)
         except GTOError as exc:
             # GTO fails every read on a corrupt file in any tagged commit; we skip it.
             extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
-            return CommitSnapshot(info, {})
+            index = Index()
+        return CommitSnapshot(info, annotations_at(commit, index))
 
     state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
     git.save_cache()
+    dvc_reader.save()
     artifacts = state.artifacts
     if prefixes is not None:  # artifacts.yaml at HEAD may have added others
         artifacts = {n: a for n, a in artifacts.items() if encode_name(n) + "@" in prefixes}
@@ -562,11 +586,34 @@ def find_versions_in_stage(
 
 
 def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | None:
-    """The ``artifacts.yaml`` entry of ``name`` at ``rev`` (default HEAD), or None.
+    """The annotation of ``name`` at ``rev`` (default HEAD), or None.
 
+    From ``artifacts.yaml``, else from the ``dvc.yaml`` that declares it
+    (``Annotation.source`` names the file; a ``dvc.yaml`` path is repo-relative).
     ``name`` may be a shortcut (``NAME@latest``, ``NAME@vX.Y.Z``, ``NAME#STAGE``):
     then the entry is read at that version's commit.
     """
+    return describe_artifact(repo, name, rev, outputs=False).annotation
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """``describe``'s answer: the commit read, the annotation, its DVC output if it has one,
+    and the problems met in DVC files on the way."""
+
+    commit: str | None
+    annotation: Annotation | None
+    output: DvcOutput | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+def describe_artifact(
+    repo: RepoLike, name: str, rev: str | None = None, *, outputs: bool = True
+) -> Description:
+    """:func:`describe`, plus (with ``outputs``) the DVC output behind the artifact's path:
+    md5, size, whether it is a directory and its address in remote storage."""
+    from gto_dulwich.dvc import DvcReader, merge, with_source
+
     shortcut = parse_shortcut(name)
     registry, owned = _registry(repo, artifact=shortcut.name)
     try:
@@ -578,18 +625,28 @@ def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | 
             view = show(registry, name, enrich_all=False)
             assert isinstance(view, ArtifactView)
             if not view.rows:
-                return None
+                return Description(None, None)
             commit = view.rows[0].version.commit
         else:
             commit = git.resolve(rev) if rev else git.head()
         if commit is None:
-            return None
-        data = git.read_file(commit, registry.config.index)
-        if data is None:
-            return None
-        return parse_index(data, index=registry.config.index, commit=commit).artifacts.get(
-            shortcut.name
-        )
+            return Description(None, None)
+        index_name = registry.config.index
+        data = git.read_file(commit, index_name)
+        index = parse_index(data, index=index_name, commit=commit) if data else Index()
+        reader = DvcReader(git, cache=not disabled_by_env())
+        found = reader.read(commit)
+        annotation = merge(index.artifacts, found.annotations()).get(shortcut.name)
+        problems = [p for p in found.problems if annotation is None or p.file == annotation.source]
+        output = None
+        if annotation is not None:
+            annotation = with_source(annotation, index_name)
+            if outputs:
+                workdir = None if git.is_remote else git.workdir
+                output, more = reader.output(commit, annotation, workdir=workdir)
+                problems.extend(more)
+        reader.save()
+        return Description(commit, annotation, output, tuple(problems))
     finally:
         if owned:
             registry.close()
@@ -629,6 +686,26 @@ def get(
     finally:
         if owned:
             registry.close()
+
+
+def dvc_problems(registry: Registry) -> list[Diagnostic]:
+    """What keeps HEAD's ``dvc.yaml`` artifacts from their data: a broken ``dvc.lock`` or
+    ``.dvc`` file, a remote ``.dvc/config`` does not define (for ``doctor``)."""
+    from gto_dulwich.dvc import DvcReader
+
+    git = registry.git
+    head = git.head()
+    if head is None:
+        return []
+    reader = DvcReader(git, cache=not disabled_by_env())
+    workdir = None if git.is_remote else git.workdir
+    found: dict[tuple[str, str], Diagnostic] = {}
+    for art in reader.read(head).artifacts.values():
+        for problem in reader.output(head, art.annotation, workdir=workdir)[1]:
+            reason = f"at commit {head[:7]}: {problem.detail} (artifact '{art.name}')"
+            found.setdefault((problem.file, problem.detail), Diagnostic(problem.file, reason))
+    reader.save()
+    return list(found.values())
 
 
 def parse_tag(name: str) -> dict[str, object]:

@@ -71,6 +71,21 @@ def write_atomically(path: Path, data: bytes) -> bool:
     return True
 
 
+# 100,000 tags cache in 45 MB; a larger "cache" is not one we wrote.
+MAX_CACHE_BYTES = 512 << 20
+
+
+def read_json(path: Path) -> Any:
+    """A cache file's JSON, or None when it is absent, unreadable or not a cache: only a
+    regular file is read (a FIFO or a link to /dev/zero must not hang or fill memory)."""
+    from gto_dulwich.safefile import read_regular
+
+    try:
+        return json.loads(read_regular(path, MAX_CACHE_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 class _Store:
     """One JSON file in the git directory: ``{format, version, <section>: {key: value}}``."""
 
@@ -83,10 +98,7 @@ class _Store:
         self.added = 0
 
     def _load(self) -> dict[str, Any]:
-        try:
-            raw: Any = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            return {}
+        raw: Any = read_json(self.path)
         if (
             isinstance(raw, dict)
             and raw.get("format") == FORMAT

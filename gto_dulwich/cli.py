@@ -597,7 +597,7 @@ def doctor(repo: str) -> None:
         for line in registry.config.dump_lines():
             echo(line)
         echo("-" * 33)
-        diagnostics = registry.diagnostics
+        diagnostics = (*registry.diagnostics, *api.dvc_problems(registry))
         for diagnostic in diagnostics:
             echo(f"{diagnostic.severity}: {safe(diagnostic.ref)}: {safe(diagnostic.reason)}")
     errors = sum(d.severity == "error" for d in diagnostics)
@@ -725,34 +725,74 @@ def which(
 @cli.command()
 @click.argument("name")
 @repo_option
-@click.option("--rev", default=None, help="Read artifacts.yaml at this revision (default HEAD).")
+@click.option(
+    "--rev", default=None, help="Read artifacts.yaml and dvc.yaml at this revision (default HEAD)."
+)
 @click.option("--type", "type_only", is_flag=True, help="Print only the type.")
 @click.option("--path", "path_only", is_flag=True, help="Print only the path.")
 @click.option("--description", "description_only", is_flag=True, help="Print only the description.")
+@click.option(
+    "--source", "source_only", is_flag=True, help="Print only the file the annotation came from."
+)
+@click.option(
+    "--url", "url_only", is_flag=True, help="Print only the DVC output's address in remote storage."
+)
 def describe(
-    name: str, repo: str, rev: str | None, type_only: bool, path_only: bool, description_only: bool
+    name: str,
+    repo: str,
+    rev: str | None,
+    type_only: bool,
+    path_only: bool,
+    description_only: bool,
+    source_only: bool,
+    url_only: bool,
 ) -> None:
-    """Print an artifact's annotation from artifacts.yaml as JSON."""
+    """Print an artifact's annotation (artifacts.yaml, else dvc.yaml) as JSON."""
     from gto_dulwich import api, render
 
-    _only_one(
-        {"type": type_only, "path": path_only, "description": description_only},
-        "Only one output formatting flags is allowed",
+    flags = {
+        "type": type_only,
+        "path": path_only,
+        "description": description_only,
+        "source": source_only,
+        "url": url_only,
+    }
+    _only_one(flags, "Only one output formatting flags is allowed")
+    found = api.describe_artifact(
+        repo, name, rev=rev, outputs=not (any(flags.values()) and not url_only)
     )
-    annotation = api.describe(repo, name, rev=rev)
+    if (click.get_current_context().obj or {}).get("verbose"):
+        for problem in found.problems:
+            click.echo(f"warning: {render.safe(str(problem))}", err=True)
+    annotation = found.annotation
     if annotation is None:
+        if url_only:  # a script asked for an address: nothing is not an answer
+            raise GTOError(
+                f"'{name}' matches no registered version: no such version, "
+                "a deregistered one, or a stage no version holds"
+                if found.commit is None
+                else f"'{name}' is declared in no artifacts.yaml or dvc.yaml "
+                f"at commit {found.commit[:7]}"
+            )
         return
-    field = (
-        "type"
-        if type_only
-        else "path"
-        if path_only
-        else "description"
-        if description_only
-        else None
-    )
+    field = next((key for key, wanted in flags.items() if wanted), None)
     if field is None:
-        echo(render.to_json(annotation.describe_dict()))
+        data = annotation.describe_dict()
+        # Our own keys, only where DVC is involved: GTO's describe shape stays as it was.
+        if (annotation.source or "").endswith("dvc.yaml") or found.output is not None:
+            data["source"] = annotation.source
+        if found.output is not None:
+            data["dvc"] = found.output.to_dict()
+        echo(render.to_json(data))
+        return
+    if field == "url":
+        if found.output is None or found.output.url is None:
+            reason = "; ".join(str(p) for p in found.problems)
+            raise GTOError(
+                f"'{name}' has no address in DVC remote storage: "
+                + (reason or f"its path '{annotation.path}' is not a DVC output with a remote")
+            )
+        echo(render.safe(found.output.url))
         return
     value = getattr(annotation, field)
     if value:

@@ -14,7 +14,6 @@ import Rich; dulwich and ruamel.yaml are imported only when needed.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any
@@ -31,34 +30,48 @@ def _one_line(text: str) -> str:
 
 
 def load_config_file(path: str) -> dict[str, Any]:
-    """Read a JSON or YAML mapping (``.json`` is JSON; anything else is YAML, a JSON superset)."""
+    """Read a JSON or YAML mapping (``.json`` is JSON; anything else is YAML, a JSON superset).
+
+    Bounded like every file we parse (:mod:`gto_dulwich.yamlsafe`): a size cap, and
+    no nesting or alias expansion past its limits.  A pipe (``<(...)``) still works.
+    """
+    from gto_dulwich.yamlsafe import YAMLError, load_json_bounded, load_yaml_bounded, max_bytes
+
+    limit = max_bytes()
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as error:
         raise click.ClickException(
             f"Cannot read config file '{path}': {error.strerror or error}"
         ) from None
+    if len(data) > limit:
+        raise click.ClickException(
+            f"Cannot read config file '{path}': more than {limit:,} bytes "
+            "(GTO_DULWICH_YAML_MAX_BYTES)"
+        )
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise click.ClickException(f"Cannot read config file '{path}': not UTF-8 text") from None
     try:
         if path.lower().endswith(".json"):
-            data: object = json.loads(text)
+            data_: object = load_json_bounded(text, where=f"config file '{path}'")
         else:
-            from ruamel.yaml import YAML
-
-            data = YAML(typ="safe", pure=True).load(text)
-    except Exception as error:  # JSON and YAML parsers raise many unrelated types
+            data_ = load_yaml_bounded(data, where=f"config file '{path}'")
+    except YAMLError as error:
+        raise click.ClickException(f"Cannot parse {error}") from None
+    except ValueError as error:  # not JSON
         raise click.ClickException(
             f"Cannot parse config file '{path}': {_one_line(str(error))}"
         ) from None
-    if data is None:
+    if data_ is None:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(data_, dict):
         raise click.ClickException(
-            f"Config file '{path}' must hold a mapping at the top level, not {type(data).__name__}"
+            f"Config file '{path}' must hold a mapping at the top level, not {type(data_).__name__}"
         )
-    return data
+    return data_
 
 
 def parse_assignment(text: str) -> tuple[list[str], object]:
@@ -67,8 +80,12 @@ def parse_assignment(text: str) -> tuple[list[str], object]:
     parts = key.split(".")
     if not equals or any(not part.strip() for part in parts):
         raise click.ClickException(f"Invalid --set '{text}': expected KEY=VALUE (KEY may be a.b.c)")
+    from gto_dulwich.yamlsafe import YAMLError, load_json_bounded
+
     try:
-        value: object = json.loads(raw)
+        value: object = load_json_bounded(raw, where=f"--set '{key}'")
+    except YAMLError as error:
+        raise click.ClickException(str(error)) from None
     except ValueError:
         value = raw
     return parts, value

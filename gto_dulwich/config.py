@@ -133,20 +133,36 @@ def load_config(workdir: Path | None, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     if workdir is not None:
-        path = workdir / CONFIG_FILE_NAME
+        path = Path(os.path.realpath(workdir)) / CONFIG_FILE_NAME
         if path.is_file():
-            values.update(read_config_file(path))
+            values.update(read_config_file(path, workdir=path.parent))
     values.update(env_values(env))
     return Config(**values)
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    from gto_dulwich.annotations import load_yaml
+def read_config_file(path: Path, *, workdir: Path | None = None) -> dict[str, Any]:
+    """Read a ``.gto`` file; one that is a link out of ``workdir`` is refused, never read
+    (its text could otherwise reach a CI log through an error line)."""
+    from gto_dulwich.safefile import NotRegular, TooLarge, inside, read_regular
+    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused, load_yaml_bounded, max_bytes
 
-    where = str(path.resolve())
+    where = str(path)
+    if workdir is not None and not inside(path, workdir):
+        raise WrongConfig(where, "a symbolic link to a file outside the work tree (not read)")
+    limit = max_bytes()
     try:
-        raw = load_yaml(path.read_bytes())
-    except Exception:
+        data = read_regular(os.path.realpath(path), limit)
+    except TooLarge as exc:
+        raise WrongConfig(where, f"{exc.size:,} bytes, more than the {limit:,} allowed") from None
+    except NotRegular:
+        raise WrongConfig(where, "not a regular file") from None
+    except OSError as exc:
+        raise WrongConfig(where, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        raw = load_yaml_bounded(data, where=where)
+    except YAMLRefused as exc:
+        raise WrongConfig(where, exc.reason) from None
+    except YAMLError:
         raise WrongConfig(where, "invalid YAML") from None
     if raw is None:
         return {}

@@ -48,10 +48,10 @@ LOCK_FILE = "dvc.lock"
 IGNORE_FILE = ".dvcignore"
 DVC_DIR = ".dvc"
 CACHE_FILE_NAME = "gto_dulwich-dvc.json"
-#: DVC files larger than this are reported, not parsed.
-MAX_FILE_BYTES = 4 * 1024 * 1024
-#: YAML nodes a file may expand to once aliases are followed (a "billion laughs" is refused).
-MAX_YAML_NODES = 200_000
+#: A .dvcignore larger than this is not read (YAML files have yamlsafe's cap).
+MAX_FILE_BYTES = 1 << 20
+#: Folders nested deeper than this are not searched for dvc.yaml files.
+MAX_DEPTH = 100
 _KEYS = frozenset({"path", "desc", "type", "labels", "meta"})
 _DIR_MODE = 0o040000
 _FILE_MODES = (0o100644, 0o100755)
@@ -117,6 +117,7 @@ class DvcCommit:
 
     artifacts: Mapping[str, DvcArtifact] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    projects: tuple[str, ...] = ()  # DVC project directories, "" for the root
 
     def annotations(self) -> dict[str, Annotation]:
         return {name: art.annotation for name, art in self.artifacts.items()}
@@ -127,9 +128,9 @@ def merge(
 ) -> dict[str, Annotation]:
     """``artifacts.yaml`` entries (file order), then ``dvc.yaml`` artifacts it does not name.
 
-    When both declare a name, the ``artifacts.yaml`` entry wins whole (no field
-    mixing, so every answer comes from one file, and a registry GTO reads
-    answers exactly as in GTO); the shadowed entry is reported as a problem.
+    When both declare a name, the ``artifacts.yaml`` entry wins whole: no field
+    mixing, so every answer comes from one file (``Annotation.source``), and a
+    registry GTO reads answers exactly as in GTO.
     """
     if not declared:
         return dict(index)
@@ -137,21 +138,6 @@ def merge(
     for name, annotation in declared.items():
         merged.setdefault(name, annotation)
     return merged
-
-
-def shadowed(
-    index: Mapping[str, Annotation], found: DvcCommit, commit: str, index_name: str
-) -> list[Problem]:
-    """The ``dvc.yaml`` artifacts that ``index`` overrides (reported, not an error)."""
-    return [
-        Problem(
-            art.annotation.source or PROJECT_FILE,
-            commit,
-            f"artifact '{art.name}' is also in {index_name}, whose entry is used",
-        )
-        for name, art in found.artifacts.items()
-        if name in index
-    ]
 
 
 def object_url(remote_url: str, md5: str, dvc3: bool) -> str:
@@ -268,63 +254,26 @@ class _Bad(Exception):
     """A DVC file or entry we cannot use (internal: becomes a :class:`Problem`)."""
 
 
-def load_yaml(data: bytes) -> Any:
-    """Safe-load YAML with a size cap and bounded alias expansion.
+def load_yaml(data: bytes, where: str) -> Any:
+    """Safe-load a DVC file within :mod:`gto_dulwich.yamlsafe`'s bounds (size, depth, aliases)."""
+    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused, load_yaml_bounded
 
-    TODO(harden-input): switch to ``annotations.load_yaml_bounded`` once merged.
-    """
-    from gto_dulwich.annotations import load_yaml as _load
-
-    if len(data) > MAX_FILE_BYTES:
-        raise _Bad(f"file is larger than {MAX_FILE_BYTES} bytes")
     try:
-        _check_expansion(data)
-        return _load(data)
-    except _Bad:
-        raise
-    except Exception as exc:  # ruamel raises many unrelated types for bad YAML
-        text = str(exc)
-        if "duplicate key" in text:
-            found = re.search(r'found duplicate key "([^"]*)"', text)
-            key = f" '{found.group(1)}'" if found else ""
-            raise _Bad(f"duplicate key{key} (invalid YAML)") from None
-        detail = " ".join(text.split()) if text else type(exc).__name__
-        raise _Bad(f"invalid YAML ({detail[:200]})") from None
-
-
-def _check_expansion(data: bytes) -> None:
-    """Refuse YAML whose aliases would expand past :data:`MAX_YAML_NODES` nodes."""
-    if b"*" not in data:
-        return
-    from ruamel.yaml import YAML
-    from ruamel.yaml.events import (
-        AliasEvent,
-        CollectionEndEvent,
-        CollectionStartEvent,
-        ScalarEvent,
-    )
-
-    sizes: dict[str, int] = {}
-    stack: list[list[Any]] = [[None, 0]]
-    for event in YAML(typ="safe", pure=True).parse(data):
-        if isinstance(event, CollectionStartEvent):
-            stack.append([event.anchor, 1])
-            continue
-        if isinstance(event, ScalarEvent):
-            size = 1
-            if event.anchor:
-                sizes[event.anchor] = 1
-        elif isinstance(event, AliasEvent):
-            size = sizes.get(event.anchor, 1)
-        elif isinstance(event, CollectionEndEvent) and len(stack) > 1:
-            anchor, size = stack.pop()
-            if anchor:
-                sizes[anchor] = size
-        else:
-            continue
-        stack[-1][1] += size
-        if stack[-1][1] > MAX_YAML_NODES or stack[0][1] > MAX_YAML_NODES:
-            raise _Bad(f"YAML expands to more than {MAX_YAML_NODES} nodes (aliases)")
+        return load_yaml_bounded(data, where=where)
+    except YAMLRefused as exc:
+        raise _Bad(exc.reason) from None
+    except YAMLError as exc:
+        # ruamel's own error (kept as the context) says where and what; yamlsafe's line does not.
+        cause = exc.__context__
+        problem = getattr(cause, "problem", None)
+        found = re.search(r'found duplicate key "([^"]*)"', str(problem or ""))
+        if found:
+            raise _Bad(f"duplicate key '{found.group(1)}' (invalid YAML)") from None
+        mark = getattr(cause, "problem_mark", None)
+        if problem and mark is not None:
+            where_in = f"line {mark.line + 1}, column {mark.column + 1}"
+            raise _Bad(f"invalid YAML at {where_in}: {' '.join(str(problem).split())}") from None
+        raise _Bad(exc.reason) from None
 
 
 def _has_interpolation(value: Any, depth: int = 0) -> bool:
@@ -364,7 +313,7 @@ def parse_dvcyaml(data: bytes, dvcfile: str) -> tuple[list[tuple[str, dict[str, 
     """
     directory = posixpath.dirname(dvcfile)
     try:
-        raw = load_yaml(data)
+        raw = load_yaml(data, dvcfile)
     except _Bad as exc:
         return [], [str(exc)]
     if raw is None:
@@ -455,6 +404,8 @@ class _Cache(_Store):
     """Walked trees and parsed DVC files, by object id (objects never change)."""
 
     section = "dvc"
+    # Bumped whenever what a parse returns changes: old entries are then ignored.
+    version = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +419,13 @@ class DvcReader:
 
     def __init__(self, git: GitRepo, *, cache: bool = True) -> None:
         self.git = git
-        self._walks: dict[tuple[str, str], _Walk] = {}
+        self._subtrees: dict[
+            tuple[str, str, tuple[_Rule, ...], bool],
+            tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]],
+        ] = {}
         self._parsed: dict[tuple[str, str], tuple[list[tuple[str, dict[str, Any]]], list[str]]] = {}
         self._commits: dict[str, DvcCommit] = {}
+        self.too_deep: set[str] = set()
         self._store: _Cache | None = None
         if cache and not git.is_remote:
             self._store = _Cache(git.commondir / CACHE_FILE_NAME)
@@ -505,12 +460,17 @@ class DvcReader:
             seen += 1
             walk = self._walk_project(project, tree)
             files.extend(walk.files)
-            projects.extend(walk.nested)
+            # Each nested project is deeper than the one holding it, so this ends; the
+            # check keeps a damaged cache entry from looping.
+            projects.extend((p, t) for p, t in walk.nested if len(p) > len(project))
         # DVC reads the top-level file first; then by path.
         files.sort(key=lambda item: (posixpath.dirname(item[0]) != "", item[0]))
         project_dirs = sorted((p for p, _t in projects), key=len, reverse=True)
         artifacts: dict[str, DvcArtifact] = {}
-        problems: list[Problem] = []
+        problems: list[Problem] = [
+            Problem(path, commit, f"nested more than {MAX_DEPTH} folders deep; not searched")
+            for path in sorted(self.too_deep)
+        ]
         for dvcfile, blob in files:
             found, bad = self._parse(dvcfile, blob)
             problems.extend(Problem(dvcfile, commit, detail) for detail in bad)
@@ -533,7 +493,7 @@ class DvcReader:
                     source=dvcfile,
                 )
                 artifacts[name] = DvcArtifact(name, annotation, project)
-        return DvcCommit(artifacts, tuple(problems))
+        return DvcCommit(artifacts, tuple(problems), tuple(p for p, _t in projects))
 
     def _walk_project(self, project: str, tree: str) -> _Walk:
         key = f"t {tree} {project}"
@@ -564,10 +524,33 @@ class DvcReader:
         *,
         top: bool = False,
     ) -> None:
+        # Consecutive commits share most subtrees: walk each (tree, place, rules) once.
+        # ``top`` is in the key: seen from above, a nested project is a leaf; from itself, not.
+        key = (tree, prefix, rules, top)
+        known = self._subtrees.get(key)
+        if known is None:
+            here_files: list[tuple[str, str]] = []
+            here_nested: list[tuple[str, str]] = []
+            self._walk_tree(tree, prefix, rules, here_files, here_nested, top=top)
+            known = (tuple(here_files), tuple(here_nested))
+            self._subtrees[key] = known
+        files.extend(known[0])
+        nested.extend(known[1])
+
+    def _walk_tree(
+        self,
+        tree: str,
+        prefix: str,
+        rules: tuple[_Rule, ...],
+        files: list[tuple[str, str]],
+        nested: list[tuple[str, str]],
+        *,
+        top: bool,
+    ) -> None:
         entries = self.git.tree_entries(tree)
         if entries is None:
             return
-        if not top and any(n == DVC_DIR and m & _DIR_MODE for n, m, _s in entries):
+        if not top and any(n == DVC_DIR and m == _DIR_MODE for n, m, _s in entries):
             nested.append((prefix.rstrip("/"), tree))
             return
         for name, mode, sha in entries:
@@ -580,6 +563,9 @@ class DvcReader:
             path = prefix + name
             if mode == _DIR_MODE:
                 if name in (".git", DVC_DIR) or is_ignored(rules, path, True):
+                    continue
+                if path.count("/") >= MAX_DEPTH:  # a hostile tree must not exhaust the stack
+                    self.too_deep.add(path)
                     continue
                 self._walk(sha, path + "/", rules, files, nested)
             elif (
@@ -624,11 +610,18 @@ class DvcReader:
             None,
         )
         project = art.project if art is not None else _project_of(found, path)
-        lock_dirs: list[str] = []
         if annotation.source and annotation.source.endswith(PROJECT_FILE):
-            lock_dirs.append(posixpath.dirname(annotation.source))
-        elif project not in lock_dirs:
-            lock_dirs.append(project)
+            lock_dirs = [posixpath.dirname(annotation.source)]
+        else:
+            # artifacts.yaml names no dvc.yaml: try the dvc.lock of each folder above the
+            # path, up to its project's root, where a stage producing it usually lives.
+            lock_dirs = []
+            folder = posixpath.dirname(path)
+            while True:
+                lock_dirs.append(folder)
+                if folder == project or not folder:
+                    break
+                folder = posixpath.dirname(folder)
         problems: list[Problem] = []
         entry: dict[str, Any] | None = None
         source = ""
@@ -686,7 +679,7 @@ class DvcReader:
         if data is None:
             return None
         try:
-            return load_yaml(data)
+            return load_yaml(data, path)
         except _Bad as exc:
             problems.append(Problem(path, commit, str(exc)))
             return None
@@ -750,8 +743,9 @@ def _out_path(out: Any, directory: str) -> str | None:
 
 
 def _project_of(found: DvcCommit, path: str) -> str:
-    projects = {a.project for a in found.artifacts.values()}
-    return max((p for p in projects if not p or path.startswith(p + "/")), key=len, default="")
+    """The innermost DVC project holding ``path`` (the root when none does)."""
+    inside = (p for p in found.projects if not p or path.startswith(p + "/"))
+    return max(inside, key=len, default="")
 
 
 def _valid_walk(hit: Any) -> bool:
@@ -871,3 +865,12 @@ def dvc_output(git: GitRepo, commit: str, annotation: Annotation) -> DvcOutput |
 def with_source(annotation: Annotation, index: str) -> Annotation:
     """The annotation with ``source`` filled in (``index`` for ``artifacts.yaml``)."""
     return annotation if annotation.source else replace(annotation, source=index)
+
+
+def names_after(git: GitRepo, commit: str, index_names: list[str], *, cache: bool) -> list[str]:
+    """``index_names`` followed by the ``dvc.yaml`` artifacts of ``commit`` they do not name."""
+    reader = DvcReader(git, cache=cache)
+    found = reader.read(commit)
+    reader.save()
+    known = set(index_names)
+    return index_names + [name for name in found.artifacts if name not in known]

@@ -246,15 +246,35 @@ def _index_file(git: GitRepo, config: Config) -> Path:
     relative = Path(config.index)
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         raise GTOError(f"The index file '{config.index}' must be a path inside the work tree")
-    return workdir / relative
+    from gto_dulwich.safefile import inside
+
+    target = workdir / relative
+    # A committed symlink (the file, or a folder on its way) must not carry a write outside.
+    if not inside(target, workdir):
+        raise GTOError(
+            f"Refusing to edit {config.index}: it is a symbolic link, or inside a linked "
+            "folder, that leads outside the work tree"
+        )
+    return target
 
 
 def _read(target: Path, index: str) -> tuple[str, dict[str, Any], Index]:
     """The file's text, raw data and entries (all empty when absent); a corrupt file raises."""
+    from gto_dulwich.safefile import NotRegular, TooLarge, read_regular
+    from gto_dulwich.yamlsafe import check_size, max_bytes
+
+    limit = max_bytes()
     try:
-        data = target.read_bytes()
+        data = read_regular(os.path.realpath(target), limit)
     except FileNotFoundError:
         return "", {}, Index()
+    except TooLarge as exc:
+        check_size(exc.size, where=index, limit=limit)  # raises, naming the setting
+        raise
+    except NotRegular:
+        raise GTOError(f"Cannot edit {index}: it is not a regular file") from None
+    except OSError as exc:
+        raise CannotWrite(exc) from None
     parsed = parse_index(data, index=index)
     try:
         text = data.decode("utf-8")

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
-from gto_dulwich.cache import write_atomically
+from gto_dulwich.cache import read_json, write_atomically
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from gto_dulwich.repo import GitRepo
 
 FORMAT = "gto_dulwich state cache"
-SCHEMA = 1
+SCHEMA = 2  # 2: rows list artifacts declared only in dvc.yaml
 FILE_NAME = "gto_dulwich-state.json"
 GROUPS_FORMAT = "gto_dulwich artifact summaries"
 GROUPS_FILE_NAME = "gto_dulwich-artifacts.json"
@@ -320,7 +320,17 @@ class ArtifactSummaries:
         }
 
     def _head_artifacts(self) -> list[str] | None:
-        """Names in ``artifacts.yaml`` at HEAD, in file order (None: cannot be sure)."""
+        """Names in ``artifacts.yaml`` at HEAD, in file order, then those only in
+        ``dvc.yaml`` files (None: cannot be sure)."""
+        names = self._head_index_names()
+        head = self.git.head()
+        if names is None or head is None:
+            return names
+        from gto_dulwich.dvc import names_after
+
+        return names_after(self.git, head, names, cache=True)
+
+    def _head_index_names(self) -> list[str] | None:
         git = self.git
         head = git.head()
         if head is None:
@@ -516,10 +526,7 @@ def absent_for_sure(git: GitRepo, commit: str, path: str) -> bool:
 
 def _load(path: Path) -> list[dict[str, Any]]:
     """The file's entries, or none when it is missing, corrupt or from another version."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return []
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == FORMAT
@@ -532,10 +539,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
 
 def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == GROUPS_FORMAT

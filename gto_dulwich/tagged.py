@@ -267,9 +267,15 @@ def _encode(value: object, where: str, active: frozenset[int]) -> list[Any]:
     )
 
 
+# Deeper configs are refused rather than risking a RecursionError (``--set`` takes JSON).
+_MAX_DEPTH = 100
+
+
 def _enter(container: object, where: str, active: frozenset[int]) -> frozenset[int]:
     if id(container) in active:
         raise UnsupportedConfigValue(where, "the value contains itself")
+    if len(active) >= _MAX_DEPTH:
+        raise UnsupportedConfigValue(where, f"nested more than {_MAX_DEPTH} levels deep")
     return active | {id(container)}
 
 

@@ -41,6 +41,7 @@ def _console_commands() -> list[tuple[list[str], str]]:
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """What ``make demo`` builds, at the same relative path."""
     build_fixture("showcase", tmp_path / "build" / "demo")
+    build_fixture("dvc/get_started", tmp_path / "build" / "dvc-demo")  # "DVC projects"
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

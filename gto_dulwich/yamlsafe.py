@@ -1,0 +1,372 @@
+"""Untrusted YAML (and JSON) parsed with bounded work.
+
+Every YAML file the package reads comes from a repository, the environment or
+the command line: ``artifacts.yaml`` at any commit, ``.gto``, ``tag-path
+--config``.  :func:`load_yaml_bounded` is the one loader for all of them:
+
+* a size cap checked before parsing: ``GTO_DULWICH_YAML_MAX_BYTES``, default
+  1 MiB.  An ``artifacts.yaml`` of 1,000 annotated artifacts is about 190 KB,
+  so the default leaves room for five times that, and parses in about 0.2 s;
+* at most :data:`MAX_DEPTH` levels of nesting and :data:`MAX_NODES` nodes,
+  counting every alias as a copy of what it names: a "billion laughs"
+  document of a few hundred bytes is refused before anything expands it
+  (serialising a cache, hashing a fingerprint, printing).  Aliases within the
+  bound still load (GTO reads them), recursive ones never;
+* speed: the events come from libyaml (``ruamel.yaml.clib``) and are built
+  into Python values here, with ruamel's own implicit-type rules and scalar
+  constructors (YAML 1.2).  Anything out of the common subset (explicit tags,
+  merge keys, ``%YAML`` directives, duplicate or complex keys, a parse error)
+  is handed to ruamel's pure-Python safe loader, which defines the answer;
+  without the C library every document goes that way.
+
+Every failure is a :class:`YAMLError` (a :class:`GTOError`) whose message is one
+line naming ``where`` the document came from.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gto_dulwich.errors import GTOError
+
+__all__ = [
+    "ENV_MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "YAMLError",
+    "YAMLRefused",
+    "check_size",
+    "load_json_bounded",
+    "load_yaml_bounded",
+    "max_bytes",
+]
+
+ENV_MAX_BYTES = "GTO_DULWICH_YAML_MAX_BYTES"
+DEFAULT_MAX_BYTES = 1 << 20
+#: Nesting a GTO file never needs; also keeps ruamel's recursive composer far from
+#: Python's recursion limit.
+MAX_DEPTH = 100
+#: Nodes after alias expansion: ten times what 1,000 annotated artifacts hold.
+MAX_NODES = 200_000
+
+
+class YAMLError(GTOError):
+    """A document that cannot be read: ``where`` it came from and why, on one line."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {_one_line(reason)}")
+        self.where = where
+        self.reason = _one_line(reason)
+
+
+class YAMLRefused(YAMLError):
+    """A document over a bound (size, depth, nodes, recursive alias): not parsed further."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def max_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The size cap (``GTO_DULWICH_YAML_MAX_BYTES``); a bad value is a one-line error."""
+    raw = (os.environ if environ is None else environ).get(ENV_MAX_BYTES, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise GTOError(f"{ENV_MAX_BYTES}={raw!r} is not a positive number of bytes")
+    return value
+
+
+def check_size(size: int, *, where: str, limit: int | None = None) -> None:
+    """Refuse a document of ``size`` bytes over the cap, before it is read or parsed."""
+    cap = max_bytes() if limit is None else limit
+    if size > cap:
+        raise YAMLRefused(
+            where, f"{size:,} bytes, more than the {cap:,} allowed ({ENV_MAX_BYTES} raises it)"
+        )
+
+
+def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None) -> Any:
+    """Safe-load one YAML document within the bounds above; :class:`YAMLError` otherwise."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    check_size(len(raw), where=where, limit=limit)
+    parser_class = _c_parser()
+    if parser_class is not None:
+        try:
+            return _from_events(parser_class(raw), where)
+        except YAMLRefused:
+            raise
+        except Exception:  # anything unusual or invalid: the pure loader decides
+            pass
+    return _pure(raw, where)
+
+
+def load_json_bounded(text: str, *, where: str, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that refuses nesting deeper than ``max_depth`` (no RecursionError).
+
+    Raises ``ValueError`` for text that is not JSON, :class:`YAMLRefused` when too deep.
+    """
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    if deepest > max_depth:
+        raise YAMLRefused(where, f"JSON nested more than {max_depth} levels deep")
+    return json.loads(text)
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+# -- the C path ------------------------------------------------------------------------
+
+
+def _c_parser() -> Any:
+    try:
+        from _ruamel_yaml import CParser  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    return CParser
+
+
+class _Unusual(Exception):
+    """Out of the fast path's subset: the pure loader decides."""
+
+
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+_NO_KEY = object()
+
+
+def _resolvers() -> tuple[dict[str, list[tuple[str, Any]]], dict[str, Any]]:
+    """ruamel's YAML 1.2 implicit resolvers by first character, and its scalar
+    constructors for the tags they give (so both paths type scalars alike)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.resolver import implicit_resolvers
+
+    table: dict[str, list[tuple[str, Any]]] = {}
+    for versions, tag, regexp, first in implicit_resolvers:
+        if (1, 2) in versions:
+            for char in first:
+                table.setdefault(char, []).append((tag, regexp))
+    constructor = YAML(typ="safe", pure=True).constructor
+    build = {}
+    for name in ("null", "bool", "int", "float", "timestamp"):
+        method = getattr(constructor, f"construct_yaml_{name}")
+        build[f"tag:yaml.org,2002:{name}"] = method
+    return table, build
+
+
+@functools.cache
+def _scalar_builder() -> Callable[[str], Any]:
+    table, build = _resolvers()
+    from ruamel.yaml.nodes import ScalarNode
+
+    def scalar(value: str) -> Any:
+        for tag, regexp in table.get(value[:1], ()):
+            if regexp.match(value):
+                make = build.get(tag)
+                if make is None:  # merge '<<', value '=': the pure loader decides
+                    raise _Unusual(tag)
+                return make(ScalarNode(tag, value))
+        return value
+
+    return scalar
+
+
+def _from_events(parser: Any, where: str) -> Any:
+    """Build the document from libyaml's events, counting nodes as they come."""
+    from ruamel.yaml.events import (
+        AliasEvent,
+        DocumentStartEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
+
+    scalar = _scalar_builder()
+    try:
+        parser.get_event()  # stream start
+        event = parser.get_event()
+        if isinstance(event, StreamEndEvent):
+            return None
+        if not isinstance(event, DocumentStartEvent) or event.version or event.tags:
+            raise _Unusual("directives")
+        # Open collections: [container, pending key, anchor, nodes before it, height].
+        stack: list[list[Any]] = []
+        anchors: dict[str, tuple[Any, int, int]] = {}
+        open_anchors: set[str] = set()
+        total = 0
+        root: Any = _NO_KEY
+
+        def put(value: Any, height: int) -> None:
+            nonlocal root
+            if not stack:
+                root = value
+                return
+            frame = stack[-1]
+            frame[4] = max(frame[4], height + 1)
+            container = frame[0]
+            if type(container) is list:
+                container.append(value)
+            elif frame[1] is _NO_KEY:
+                if not isinstance(value, _SCALAR_TYPES) or value in container:
+                    raise _Unusual("key")
+                frame[1] = value
+            else:
+                container[frame[1]] = value
+                frame[1] = _NO_KEY
+
+        def opened(anchor: str | None) -> None:
+            if stack and type(stack[-1][0]) is dict and stack[-1][1] is _NO_KEY:
+                raise _Unusual("collection as a key")
+            if anchor is not None:
+                if anchor in anchors or anchor in open_anchors:
+                    raise _Unusual("anchor defined twice")
+                open_anchors.add(anchor)
+
+        while True:
+            event = parser.get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                total += 1
+                if event.tag is not None:
+                    raise _Unusual("tag")
+                value = scalar(event.value) if event.implicit[0] else event.value
+                if event.anchor is not None:
+                    opened(event.anchor)
+                    open_anchors.discard(event.anchor)
+                    anchors[event.anchor] = (value, 1, 0)
+                put(value, 0)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                total += 1
+                if event.tag is not None:
+                    raise _Unusual("tag")
+                opened(event.anchor)
+                if len(stack) >= MAX_DEPTH:
+                    raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep")
+                container: Any = {} if kind is MappingStartEvent else []
+                stack.append([container, _NO_KEY, event.anchor, total - 1, 0])
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                container, _key, anchor, before, height = stack.pop()
+                if anchor is not None:
+                    open_anchors.discard(anchor)
+                    anchors[anchor] = (container, total - before, height)
+                put(container, height)
+            elif kind is AliasEvent:
+                name = event.anchor
+                if name in open_anchors:
+                    raise YAMLRefused(where, f"recursive YAML alias '*{name}'")
+                if name not in anchors:
+                    raise _Unusual("undefined alias")
+                value, size, height = anchors[name]
+                total += size
+                if len(stack) + height > MAX_DEPTH:
+                    raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep")
+                put(value, height)
+            else:
+                break
+            if total > MAX_NODES:
+                raise YAMLRefused(where, _too_many())
+            if root is not _NO_KEY:
+                break
+        parser.get_event()  # document end
+        if not isinstance(parser.get_event(), StreamEndEvent):
+            raise _Unusual("more than one document")
+        return root
+    finally:
+        parser.dispose()
+
+
+def _too_many() -> str:
+    return f"YAML has more than {MAX_NODES:,} nodes (aliases counted as copies)"
+
+
+# -- the pure path ---------------------------------------------------------------------
+
+
+def _pure(raw: bytes, where: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.docinfo import DocInfo, version
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.doc_infos.append(DocInfo(requested_version=version(yaml.version)))  # as load() does
+    yaml.tags = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reused anchors and the like: not the user's business
+        try:
+            constructor, parser = yaml.get_constructor_parser(raw)
+            try:
+                node = constructor.composer.get_single_node()
+                if node is None:
+                    return None
+                _check_graph(node, where)
+                return constructor.construct_document(node)
+            finally:
+                parser.dispose()
+        except YAMLError:
+            raise
+        except RecursionError:
+            raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep") from None
+        except Exception as exc:  # ruamel raises many unrelated types for bad YAML
+            text = str(exc).strip()
+            detail = text.splitlines()[0] if text else type(exc).__name__
+            raise YAMLError(where, f"invalid YAML ({detail})") from None
+
+
+def _check_graph(root: Any, where: str) -> None:
+    """Count nodes as if every alias were expanded (iteratively, each node once)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded nodes, height)
+    active: set[int] = set()
+    todo: list[tuple[Any, bool]] = [(root, False)]
+    while todo:
+        node, done = todo.pop()
+        key = id(node)
+        if isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if done:
+            active.discard(key)
+            size, height = 1, 0
+            for child in children:
+                child_size, child_height = sizes[id(child)]
+                size += child_size
+                height = max(height, child_height + 1)
+            if size > MAX_NODES:
+                raise YAMLRefused(where, _too_many())
+            if height > MAX_DEPTH:
+                raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep")
+            sizes[key] = (size, height)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise YAMLRefused(where, "recursive YAML alias")
+        active.add(key)
+        todo.append((node, True))
+        for child in children:
+            if id(child) in active:
+                raise YAMLRefused(where, "recursive YAML alias")
+            if id(child) not in sizes:
+                todo.append((child, False))
