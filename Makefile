@@ -31,6 +31,7 @@ bench:
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/remote.py
 	$(BIN)/python bench/get.py
+	$(BIN)/python bench/yaml_parse.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

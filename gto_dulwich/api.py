@@ -36,6 +36,7 @@ from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
 from gto_dulwich.repo import GitRepo, RefEntry
 from gto_dulwich.transport import is_url
+from gto_dulwich.yamlsafe import max_bytes, too_large
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -177,6 +178,9 @@ def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = T
         # A remote's store cannot be shared: the caller keeps it and must not close it.
         return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
     if isinstance(repo, str) and is_url(repo):
+        from gto_dulwich.settings import check_host
+
+        check_host(repo)
         if not remote:
             raise GTOError(_LOCAL_ONLY)
         from gto_dulwich.mirror import RemoteRepo
@@ -237,7 +241,7 @@ def _read_state(
         )
 
     def index_at(commit: str) -> Index:
-        data = git.read_file(commit, config.index)
+        data = read_index(git, commit, config.index)
         if data is None:
             if views is not None:
                 from gto_dulwich.statecache import absent_for_sure
@@ -308,6 +312,16 @@ def _read_state(
         diagnostics=state.diagnostics + tuple(extra),
         tag_names=tag_names,
     )
+
+
+def read_index(git: GitRepo, commit: str, index: str) -> bytes | None:
+    """The bytes of ``index`` at ``commit`` (None: absent); one over the YAML size cap is
+    refused from its object header, before it is inflated."""
+    limit = max_bytes()
+    size = git.file_size(commit, index)
+    if size is not None and size > limit:
+        raise AnnotationsRefused(index, commit, too_large(size, limit))
+    return git.read_file(commit, index)
 
 
 def _registry(
@@ -510,10 +524,20 @@ def fetch_tags(
     prefixes = artifact_prefixes(artifact) if artifact else None
     git = _open_git(repo, remote=False)
     try:
+        _check_remote(git, remote)
         return _fetch(git, prefixes, remote=remote)
     finally:
         if not isinstance(repo, GitRepo):
             git.close()
+
+
+def _check_remote(git: GitRepo, remote: str) -> None:
+    """Refuse a configured remote URL that ssh would misread (a host starting with '-')."""
+    from gto_dulwich.settings import check_host
+
+    url = git.remote_url(remote)
+    if url:
+        check_host(url, remote=remote)
 
 
 def _check_config(repo: RepoLike) -> Config:
@@ -632,7 +656,7 @@ def describe_artifact(
         if commit is None:
             return Description(None, None)
         index_name = registry.config.index
-        data = git.read_file(commit, index_name)
+        data = read_index(git, commit, index_name)
         index = parse_index(data, index=index_name, commit=commit) if data else Index()
         reader = DvcReader(git, cache=not disabled_by_env())
         found = reader.read(commit)
@@ -745,6 +769,8 @@ def _run_write(
 
     git, owned = _writer(repo)
     try:
+        if push and not git.is_remote:
+            _check_remote(git, "origin")  # before anything is written
         with Registry.open(git, artifact=name) as registry:
             steps = make_plan(registry)
             check_free(steps, registry.tag_names)

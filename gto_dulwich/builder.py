@@ -87,7 +87,7 @@ class BuiltRepo:
 
 def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a registry description (YAML, safe loader)."""
-    yaml = YAML(typ="safe")
+    yaml = YAML(typ="safe", pure=True)  # libyaml (ruamel.yaml.clib) refuses some flow scalars
     with open(path, encoding="utf-8") as fh:
         data = yaml.load(fh)
     if not isinstance(data, dict):

@@ -11,6 +11,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gto_dulwich.errors import GTOError
+
 TAGS_PREFIX = "refs/tags/"
 
 #: The keys ``check-ref --github-output`` writes, in order (gto-action's outputs).
@@ -56,9 +58,15 @@ def github_output_lines(values: Mapping[str, str], *, delimiter: str | None = No
 
 def append_github_output(path: str | os.PathLike[str], values: Mapping[str, str]) -> None:
     """Append ``values`` to the step-output file at ``path`` in one write."""
-    data = github_output_lines(values).encode("utf-8")
-    with open(Path(path), "ab") as handle:
-        handle.write(data)
+    data = github_output_lines(values).encode("utf-8", "backslashreplace")
+    try:
+        with open(Path(path), "ab") as handle:
+            handle.write(data)
+    except OSError as exc:  # a directory, a missing folder, a full disk
+        raise GTOError(
+            f"Cannot write step outputs to $GITHUB_OUTPUT ('{os.fspath(path)}'): "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 def output_values(

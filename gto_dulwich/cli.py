@@ -497,10 +497,14 @@ def check_ref(
         fetched = api.fetch_tags(repo, ref)
         for tag in fetched.replaced:
             click.echo(
-                f"Replaced lightweight tag '{tag}' with the annotated tag from origin", err=True
+                f"Replaced lightweight tag '{render.safe(tag)}' with the annotated tag from origin",
+                err=True,
             )
         for tag in fetched.kept:
-            click.echo(f"warning: tag '{tag}' differs from origin's; kept the local one", err=True)
+            click.echo(
+                f"warning: tag '{render.safe(tag)}' differs from origin's; kept the local one",
+                err=True,
+            )
     event = _triggered_event(repo, ref, output_file, fail_if_none)
     if event is None:
         return
@@ -539,7 +543,9 @@ def _triggered_event(
         if not events:
             problem = api.tag_problem(registry, ref)
             if problem is not None:
-                click.echo(f"warning: {problem}", err=True)
+                from gto_dulwich.render import safe
+
+                click.echo(f"warning: {safe(problem)}", err=True)
             if fail_if_none:
                 raise GTOError(f"'{ref}' is not a registry event")
             return None
@@ -1077,15 +1083,14 @@ def annotate(
     custom: str | None,
 ) -> None:
     """Add or update an artifact's entry in artifacts.yaml (in the work tree)."""
-    import json
-
     from gto_dulwich import api
+    from gto_dulwich.yamlsafe import load_json_bounded
 
     value: Any = custom
     if custom is not None:
         try:
-            value = json.loads(custom)
-        except json.JSONDecodeError:
+            value = load_json_bounded(custom, where="--custom")
+        except ValueError:
             value = custom
     api.annotate(
         repo,
@@ -1116,10 +1121,11 @@ cli.add_command(get_command)
 
 
 def _safe(text: str) -> str:
-    """Repository text inside an error message, made terminal-safe (and one line)."""
-    from gto_dulwich.render import safe
+    """Repository text inside an error message, made terminal-safe (and one line, but for
+    the trailing newline some of GTO's messages end with)."""
+    from gto_dulwich.render import safe_message
 
-    return safe(text)
+    return safe_message(text)
 
 
 def _terminate(_signum: int, _frame: object) -> None:

@@ -26,7 +26,10 @@ __all__ = ["load_config_file", "parse_assignment", "set_dotted", "tag_path"]
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line, terminal-safe: file text can appear in a parse error."""
+    from gto_dulwich.render import safe
+
+    return safe(" ".join(text.split()))
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -60,7 +63,7 @@ def load_config_file(path: str) -> dict[str, Any]:
         else:
             data_ = load_yaml_bounded(data, where=f"config file '{path}'")
     except YAMLError as error:
-        raise click.ClickException(f"Cannot parse {error}") from None
+        raise click.ClickException(_one_line(f"Cannot parse {error}")) from None
     except ValueError as error:  # not JSON
         raise click.ClickException(
             f"Cannot parse config file '{path}': {_one_line(str(error))}"
@@ -85,7 +88,7 @@ def parse_assignment(text: str) -> tuple[list[str], object]:
     try:
         value: object = load_json_bounded(raw, where=f"--set '{key}'")
     except YAMLError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(_one_line(str(error))) from None
     except ValueError:
         value = raw
     return parts, value

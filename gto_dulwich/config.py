@@ -6,7 +6,6 @@ environment > ``.gto`` > defaults.  Keys are case-insensitive, as in GTO.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +60,14 @@ class Config:
         ]
 
 
+class WrongSetting(WrongConfig):
+    """A ``GTO_*`` environment variable GTO's config cannot take; named in the message."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(name, detail)
+        self.message = f"Wrong environment variable {name}: {detail}"
+
+
 _FIELDS = {
     "index": "index",
     "config_file_name": "config_file_name",
@@ -89,15 +96,23 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise WrongConfig(where, f"{key} must be a list") from None
+        value = _json(value, key, where)
     if not isinstance(value, list) or not all(
         isinstance(v, str) and is_valid_name(v) for v in value
     ):
         raise WrongConfig(where, f"{key} must be a list of valid names")
     return tuple(value)
+
+
+def _json(text: str, key: str, where: str) -> Any:
+    from gto_dulwich.yamlsafe import YAMLRefused, load_json_bounded
+
+    try:
+        return load_json_bounded(text, where=key)
+    except YAMLRefused as exc:
+        raise WrongConfig(where, exc.reason) from None
+    except ValueError:
+        raise WrongConfig(where, f"{key} must be a JSON list") from None
 
 
 def _coerce(values: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -111,7 +126,9 @@ def _coerce(values: Mapping[str, Any], where: str) -> dict[str, Any]:
         elif key in ("types", "stages"):
             out[key] = _names(value, key, where)
         elif key == "enrichments":
-            listed = json.loads(value) if isinstance(value, str) else value
+            listed = _json(value, key, where) if isinstance(value, str) else value
+            if listed is not None and not isinstance(listed, list):
+                raise WrongConfig(where, f"{key} must be a list")
             out[key] = tuple(listed or ())
         else:
             out[key] = str(value)
@@ -124,8 +141,11 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         upper = name.upper()
         if upper.startswith("GTO_") and upper[4:].lower() in _FIELDS:
-            values[upper[4:].lower()] = value
-    return _coerce(values, "environment")
+            try:
+                values.update(_coerce({upper[4:].lower(): value}, "environment"))
+            except WrongConfig as exc:
+                raise WrongSetting(name, exc.detail) from None
+    return values
 
 
 def load_config(workdir: Path | None, environ: Mapping[str, str] | None = None) -> Config:

@@ -579,11 +579,18 @@ class DvcReader:
             return self._parsed[key]
         store_key = f"y {blob} {dvcfile}"
         hit: Any = self._store.data.get(store_key) if self._store is not None else None
+        result: tuple[list[tuple[str, dict[str, Any]]], list[str]]
         if _valid_parsed(hit):
             result = ([(n, f) for n, f in hit[0]], list(hit[1]))
         else:
-            data = self.git.read_blob(blob)
-            result = ([], ["cannot be read"]) if data is None else parse_dvcyaml(data, dvcfile)
+            too_big = _too_big(self.git.blob_size(blob))
+            data = None if too_big else self.git.read_blob(blob)
+            if too_big:
+                result = ([], [too_big])
+            elif data is None:
+                result = ([], ["cannot be read"])
+            else:
+                result = parse_dvcyaml(data, dvcfile)
             if self._store is not None:
                 try:
                     json.dumps(result)
@@ -675,6 +682,10 @@ class DvcReader:
         )
 
     def _yaml_at(self, commit: str, path: str, problems: list[Problem]) -> Any:
+        too_big = _too_big(self.git.file_size(commit, path))
+        if too_big:
+            problems.append(Problem(path, commit, too_big))
+            return None
         data = self.git.read_file(commit, path)
         if data is None:
             return None
@@ -734,6 +745,16 @@ class DvcReader:
                 text = ""
             config.update(parse_config(text))
         return config
+
+
+def _too_big(size: int | None) -> str | None:
+    """Why a file of ``size`` bytes is not inflated (a compressed bomb costs nothing)."""
+    from gto_dulwich.yamlsafe import max_bytes
+
+    limit = max_bytes()
+    if size is not None and size > limit:
+        return f"{size:,} bytes, more than the {limit:,} allowed (GTO_DULWICH_YAML_MAX_BYTES)"
+    return None
 
 
 def _out_path(out: Any, directory: str) -> str | None:

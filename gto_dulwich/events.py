@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from gto_dulwich.errors import TagSyntaxError
@@ -57,12 +57,42 @@ _KIND_OF_ACTION = {
 _ZONES: dict[int, timezone] = {}
 
 
+_DAY = 24 * 3600
+_FAR = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def to_datetime(unix: int, tz_offset: int) -> datetime:
-    """A timestamp in the tagger's (or committer's) own zone, as GTO prints it."""
+    """A timestamp in the tagger's (or committer's) own zone, as GTO prints it.
+
+    git accepts what ``datetime`` cannot hold (see :func:`time_problem`): a zone of
+    24 hours or more is shown in UTC, a year past 9999 (or before 1) is clamped.
+    """
     zone = _ZONES.get(tz_offset)
     if zone is None:  # one zone object per offset, shared by every event in it
-        zone = _ZONES[tz_offset] = timezone(timedelta(seconds=tz_offset))
-    return datetime.fromtimestamp(unix, zone)
+        in_range = -_DAY < tz_offset < _DAY
+        zone = timezone(timedelta(seconds=tz_offset)) if in_range else UTC
+        _ZONES[tz_offset] = zone
+    try:
+        return datetime.fromtimestamp(unix, zone)
+    except (ValueError, OverflowError, OSError):
+        return _FAR[unix > 0]
+
+
+def time_problem(unix: int, tz_offset: int) -> str | None:
+    """Why a git time cannot be shown as it is (None: it can)."""
+    sign, minutes = ("-" if tz_offset < 0 else "+"), abs(tz_offset) // 60
+    zone = f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    try:
+        datetime.fromtimestamp(unix, UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"time {unix} {zone} is outside the years 1 to 9999"
+    if not -_DAY < tz_offset < _DAY:
+        return f"time zone {zone} is not within 24 hours of UTC"
+    try:
+        datetime.fromtimestamp(unix, timezone(timedelta(seconds=tz_offset)))
+    except (ValueError, OverflowError, OSError):
+        return f"time {unix} {zone} is outside the years 1 to 9999"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +212,10 @@ def event_from_fact(fact: TagFact, parsed: TagName) -> Event | Diagnostic:
         )
     assert fact.time is not None
     assert fact.tz_offset is not None
+    problem = time_problem(fact.time, fact.tz_offset)
+    if problem is not None and not problem.startswith("time zone"):
+        # Where would it go in the history? Nowhere true: skip it rather than invent a time.
+        return Diagnostic(fact.ref, f"tagger {problem}; tag skipped")
     return Event(
         kind=_KIND_OF_ACTION[parsed.action],
         artifact=parsed.name,
@@ -218,6 +252,9 @@ def build_event_log(
         result = event_from_fact(fact, parsed)
         if isinstance(result, Event):
             events.append(result)
+            if fact.tz_offset is not None and not -_DAY < fact.tz_offset < _DAY:
+                problem = time_problem(fact.time or 0, fact.tz_offset)
+                diagnostics.append(Diagnostic(fact.ref, f"tagger {problem}; shown in UTC", "info"))
         else:
             diagnostics.append(result)
     # GTO's order: time, ties broken by tag name (so the order facts arrive in never matters).

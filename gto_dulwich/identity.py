@@ -40,14 +40,28 @@ class Tagger:
 
     @property
     def identity(self) -> bytes:
-        return f"{self.name} <{self.email}>".encode()
+        return f"{self.name} <{self.email}>".encode("utf-8", "surrogateescape")
 
 
 _RAW_DATE = re.compile(r"^@?(\d+)(?:\s+([+-]\d{4}))?$")
 
 
 def parse_git_date(text: str) -> tuple[int, int]:
-    """``GIT_COMMITTER_DATE`` in git's raw (``1700000000 +0200``) or ISO 8601 form."""
+    """``GIT_COMMITTER_DATE`` in git's raw (``1700000000 +0200``) or ISO 8601 form.
+
+    A time git would write but no reader can show (a year past 9999, a zone of 24 hours
+    or more) is refused here, before any tag is written.
+    """
+    from gto_dulwich.events import time_problem
+
+    when, zone = _parse_git_date(text)
+    problem = time_problem(when, zone)
+    if problem is not None:
+        raise GTOError(f"Cannot use GIT_COMMITTER_DATE '{text.strip()}': {problem}")
+    return when, zone
+
+
+def _parse_git_date(text: str) -> tuple[int, int]:
     text = text.strip()
     match = _RAW_DATE.match(text)
     if match:

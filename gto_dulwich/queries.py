@@ -220,15 +220,25 @@ def history(
 
 
 def _newest_first(artifact: Artifact) -> Iterable[Event]:
-    """An artifact's own events, newest first: GTO's pre-sort order, which decides ties."""
-    events = [*artifact.deprecations]
+    """An artifact's own events, newest first, in GTO's pre-sort order, which decides ties.
+
+    GTO gathers them per stage, then per version, then per artifact, and at each level
+    sorts by time (stably) and reverses: ties flip order at every level.
+    """
+    gathered: list[Event] = []
     for version in artifact.versions:
-        events.extend(version.registrations)
-        events.extend(version.deregistrations)
-        events.extend(version.stage_events)
-    events.sort(key=lambda e: e.created_at)
-    events.reverse()
-    return events
+        stage_events = [
+            e
+            for stage in version.stages
+            for e in _newest((*stage.assignments, *stage.unassignments))
+        ]
+        gathered.extend(_newest((*version.registrations, *version.deregistrations, *stage_events)))
+    return _newest((*artifact.deprecations, *gathered))
+
+
+def _newest(events: Iterable[Event]) -> list[Event]:
+    """GTO's ``sorted(events, key=created_at)[::-1]``."""
+    return sorted(events, key=lambda e: e.created_at)[::-1]
 
 
 def find_event(state: RegistryState, tag: str) -> list[Event]:

@@ -17,18 +17,78 @@ from typing import Any
 NOTHING_FOUND = "Nothing found in the current workspace"
 
 Cell = str | None
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# Control characters (C0 but newline, DEL, C1); lone surrogates (under a C locale a
+# surrogate escape is written as a raw byte, a C1 control among them); invisible format
+# characters (Unicode category Cf: bidirectional overrides and isolates, zero-width
+# characters, the BOM, tag characters) and line/paragraph separators, which can make
+# text read differently from what it is.  tests/test_render.py checks the Cf list
+# against this Python's Unicode tables.
+_CONTROL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff"
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def safe(text: str) -> str:
-    """Escape control characters (ANSI escapes included) so repository text cannot
-    move the cursor, recolour or retitle the user's terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\n", "\\n")
+    """Escape control, format and other invisible characters (ANSI escapes and bidi
+    overrides included) so repository text cannot move the cursor, recolour or retitle
+    the user's terminal, nor read differently from what it is."""
+    return _CONTROL.sub(_escape, text).replace("\n", "\\n")
+
+
+def safe_message(text: str) -> str:
+    """:func:`safe` for an error line, keeping trailing newlines as GTO prints them
+    (``"Version 'v1.2.4' already was registered.\\n"`` ends with an empty line)."""
+    body = text.rstrip("\n")
+    return safe(body) + "\n" * (len(text) - len(body))
 
 
 def to_json(data: Any) -> str:
-    """GTO's JSON: indent 4, non-ASCII escaped, keys in record order."""
-    return json.dumps(data, indent=4, ensure_ascii=True)
+    """GTO's JSON: indent 4, non-ASCII escaped, keys in record order.
+
+    ``custom`` data from YAML may hold what JSON cannot (GTO fails on it): timestamps
+    become ISO 8601 text, sets sorted lists, binary base64 text, other keys their
+    JSON text.
+    """
+    try:
+        return json.dumps(data, indent=4, ensure_ascii=True)
+    except (TypeError, ValueError):
+        return json.dumps(_plain(data), indent=4, ensure_ascii=True)
+
+
+def _plain(value: Any) -> Any:
+    import base64
+    import datetime
+
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_key(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(item) for item in value), key=json.dumps)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    return json.dumps(_plain(key))
 
 
 def _is_number(text: str) -> bool:

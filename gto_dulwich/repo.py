@@ -253,7 +253,10 @@ class GitRepo:
         ``peeled`` equals ``sha`` when a ``fully-peeled`` packed-refs says the ref
         names a non-tag object, and is None when nothing is known.
         """
-        wanted = tuple(TAGS_PREFIX + p.encode("utf-8") for p in prefixes or ("",))
+        # surrogateescape: a command-line name in no valid UTF-8 names the same bytes as a ref
+        wanted = tuple(
+            TAGS_PREFIX + p.encode("utf-8", "surrogateescape") for p in prefixes or ("",)
+        )
         common = self.commondir
         packed, fully_peeled = self.packed_refs()
         if not fully_peeled:  # the values as they are
@@ -458,7 +461,7 @@ class GitRepo:
             for part in path.strip("/").split("/"):
                 if not mode & 0o040000:  # a file where the path wants a directory
                     return None
-                mode, sha = store[sha][part.encode("utf-8")]  # type: ignore[index]
+                mode, sha = store[sha][part.encode("utf-8", "surrogateescape")]  # type: ignore[index]
         except (KeyError, TypeError, AttributeError, *_UNREADABLE):
             return None
         return mode, sha
@@ -494,6 +497,10 @@ class GitRepo:
             (_text(entry.path), entry.mode, entry.sha.decode("ascii")) for entry in obj.iteritems()
         ]
 
+    def blob_size(self, sha: str) -> int | None:
+        """A blob's size from its object header, without inflating it (None: not known)."""
+        return self._object_size(ObjectID(sha.encode("ascii")))
+
     def read_blob(self, sha: str) -> bytes | None:
         """The bytes of a blob by id, or None when it is absent or not a blob."""
         try:
@@ -501,6 +508,30 @@ class GitRepo:
         except (KeyError, ValueError, *_UNREADABLE):
             return None
         return obj.data if isinstance(obj, Blob) else None
+
+    def file_size(self, commit: str, path: str) -> int | None:
+        """The size of ``path`` in ``commit`` from its object header, without inflating
+        it: a compressed "zip bomb" of a blob is refused for free (None: not known)."""
+        entry = self._tree_entry(commit, path)
+        return None if entry is None else self._object_size(ObjectID(entry[1]))
+
+    def _object_size(self, sha: ObjectID) -> int | None:
+        """An object's size from its header alone (None: not known that way)."""
+        store = self.dulwich.object_store
+        try:
+            for pack in store.packs:
+                try:
+                    offset = pack.index.object_offset(sha)
+                except KeyError:
+                    continue
+                with open(pack.data._filename, "rb") as handle:
+                    handle.seek(offset)
+                    return _packed_size(handle.read(512))
+            with open(store._get_shafile_path(sha), "rb") as handle:  # type: ignore[attr-defined, unused-ignore]
+                head = zlib.decompressobj().decompress(handle.read(512), 64)
+            return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
+        except Exception:  # an unusual store: the caller reads the object instead
+            return None
 
     def path_exists(self, commit: str, path: str) -> bool:
         """Whether ``path`` (a file or a directory) is committed in ``commit``'s tree."""
@@ -539,7 +570,7 @@ class GitRepo:
         tag.tagger = tagger
         tag.tag_time = time
         tag.tag_timezone = tz_offset
-        tag.message = message.encode("utf-8") + b"\n"
+        tag.message = message.encode("utf-8", "surrogateescape") + b"\n"
         self._store(tag)
         if self._claim_ref(ref, tag.id):
             return tag.id.decode("ascii")
@@ -741,6 +772,44 @@ class GitRepo:
 
 _REV_SUFFIXES = re.compile(r"^(.+?)((?:~\d*|\^\{commit\}|\^\d*)*)$")
 _REV_STEP = re.compile(r"(~|\^\{commit\}|\^)(\d*)")
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """A little-endian base-128 number (pack and delta headers) and where it ends."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+def _packed_size(entry: bytes) -> int:
+    """The size of the object a pack entry holds: from its header, or for a delta from
+    the delta's own header (its first compressed bytes)."""
+    kind = (entry[0] >> 4) & 7
+    size, shift, at = entry[0] & 0x0F, 4, 1
+    byte = entry[0]
+    while byte & 0x80:
+        byte = entry[at]
+        at += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+    if kind in (1, 2, 3, 4):
+        return size
+    if kind == 6:  # OFS_DELTA: a base offset, then the delta
+        while entry[at] & 0x80:
+            at += 1
+        at += 1
+    elif kind == 7:  # REF_DELTA: a base id, then the delta
+        at += 20
+    else:
+        raise ValueError(f"pack entry type {kind}")
+    delta = zlib.decompressobj().decompress(entry[at:], 32)
+    _base, end = _varint(delta, 0)
+    return _varint(delta, end)[0]
 
 
 class TagExists(GTOError):

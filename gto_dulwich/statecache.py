@@ -48,6 +48,7 @@ from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, pa
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
 from gto_dulwich.reducer import Artifact, RegistryState, reduce
 from gto_dulwich.repo import RefEntry, ref_entry
+from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
     from gto_dulwich.config import Config
@@ -338,6 +339,9 @@ class ArtifactSummaries:
         if git.commit_info(head) is None:
             self.owner.incomplete()
             return None
+        size = git.file_size(head, self.config.index)
+        if size is not None and size > max_bytes():
+            return None  # refused: the full read reports it
         data = git.read_file(head, self.config.index)
         if data is None:
             if not absent_for_sure(git, head, self.config.index):
@@ -448,7 +452,11 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
 
     try:
         common = git.commondir
-        part("schema", f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all}".encode())
+        # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
+        part(
+            "schema",
+            f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all} yaml={max_bytes()}".encode(),
+        )
         part("config", repr(config).encode("utf-8", "backslashreplace"))
         part("packed-refs", _read(common / "packed-refs"))
         for ref, content in _loose_tag_refs(common):

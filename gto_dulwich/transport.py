@@ -132,12 +132,9 @@ def credentials_from_env(url: str, environ: Mapping[str, str] | None = None) -> 
 
 def timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
     """How long one network request may take (:data:`TIMEOUT_ENV`, default 60 s)."""
-    env = os.environ if environ is None else environ
-    try:
-        value = float(env.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
-    except ValueError:
-        return DEFAULT_TIMEOUT_SECONDS
-    return value if value > 0 else DEFAULT_TIMEOUT_SECONDS
+    from gto_dulwich.settings import seconds
+
+    return seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, environ=environ)
 
 
 # -- connections -----------------------------------------------------------------

@@ -35,10 +35,9 @@ _LOCK_SUFFIX = len(".lock")
 
 def lock_patience() -> float:
     """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
-    try:
-        return float(os.environ.get(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS))
-    except ValueError:
-        return LOCK_PATIENCE_SECONDS
+    from gto_dulwich.settings import seconds
+
+    return seconds(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS, allow_zero=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ __all__ = [
     "load_json_bounded",
     "load_yaml_bounded",
     "max_bytes",
+    "too_large",
 ]
 
 ENV_MAX_BYTES = "GTO_DULWICH_YAML_MAX_BYTES"
@@ -91,9 +92,12 @@ def check_size(size: int, *, where: str, limit: int | None = None) -> None:
     """Refuse a document of ``size`` bytes over the cap, before it is read or parsed."""
     cap = max_bytes() if limit is None else limit
     if size > cap:
-        raise YAMLRefused(
-            where, f"{size:,} bytes, more than the {cap:,} allowed ({ENV_MAX_BYTES} raises it)"
-        )
+        raise YAMLRefused(where, too_large(size, cap))
+
+
+def too_large(size: int, cap: int) -> str:
+    """The reason a document of ``size`` bytes is refused under the cap ``cap``."""
+    return f"{size:,} bytes, more than the {cap:,} allowed ({ENV_MAX_BYTES} raises it)"
 
 
 def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None) -> Any:
@@ -149,6 +153,7 @@ class _Unusual(Exception):
 
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 _NO_KEY = object()
+_LIST = object()
 
 
 def _resolvers() -> tuple[dict[str, list[tuple[str, Any]]], dict[str, Any]]:
@@ -170,14 +175,27 @@ def _resolvers() -> tuple[dict[str, list[tuple[str, Any]]], dict[str, Any]]:
     return table, build
 
 
+# A decimal integer: ruamel's YAML 1.2 int constructor gives int(text) for these.
+_DECIMAL = re.compile(r"[-+]?[0-9]+\Z")
+
+
 @functools.cache
 def _scalar_builder() -> Callable[[str], Any]:
     table, build = _resolvers()
     from ruamel.yaml.nodes import ScalarNode
 
+    # Bound ``match`` methods, looked up once (ruamel wraps each regex lazily).
+    matchers = {char: [(tag, rx.match) for tag, rx in rules] for char, rules in table.items()}
+    decimal = _DECIMAL.match
+
     def scalar(value: str) -> Any:
-        for tag, regexp in table.get(value[:1], ()):
-            if regexp.match(value):
+        rules = matchers.get(value[:1])
+        if rules is None:
+            return value
+        if decimal(value):
+            return int(value)
+        for tag, match in rules:
+            if match(value):
                 make = build.get(tag)
                 if make is None:  # merge '<<', value '=': the pure loader decides
                     raise _Unusual(tag)
@@ -188,7 +206,10 @@ def _scalar_builder() -> Callable[[str], Any]:
 
 
 def _from_events(parser: Any, where: str) -> Any:
-    """Build the document from libyaml's events, counting nodes as they come."""
+    """Build the document from libyaml's events, counting nodes as they come.
+
+    Written for speed (this is every registry read): one loop, no call per node.
+    """
     from ruamel.yaml.events import (
         AliasEvent,
         DocumentStartEvent,
@@ -201,48 +222,24 @@ def _from_events(parser: Any, where: str) -> Any:
     )
 
     scalar = _scalar_builder()
+    get = parser.get_event
+    too_deep = f"YAML nested more than {MAX_DEPTH} levels deep"
     try:
-        parser.get_event()  # stream start
-        event = parser.get_event()
+        get()  # stream start
+        event = get()
         if isinstance(event, StreamEndEvent):
             return None
         if not isinstance(event, DocumentStartEvent) or event.version or event.tags:
             raise _Unusual("directives")
-        # Open collections: [container, pending key, anchor, nodes before it, height].
+        # Open collections: [container, pending key (_LIST for a sequence)].
         stack: list[list[Any]] = []
-        anchors: dict[str, tuple[Any, int, int]] = {}
-        open_anchors: set[str] = set()
+        # Open anchored collections: (anchor, stack length, nodes before, deepest before).
+        anchored: list[tuple[str, int, int, int]] = []
+        anchors: dict[str, tuple[Any, int, int]] = {}  # name -> (value, nodes, height)
         total = 0
-        root: Any = _NO_KEY
-
-        def put(value: Any, height: int) -> None:
-            nonlocal root
-            if not stack:
-                root = value
-                return
-            frame = stack[-1]
-            frame[4] = max(frame[4], height + 1)
-            container = frame[0]
-            if type(container) is list:
-                container.append(value)
-            elif frame[1] is _NO_KEY:
-                if not isinstance(value, _SCALAR_TYPES) or value in container:
-                    raise _Unusual("key")
-                frame[1] = value
-            else:
-                container[frame[1]] = value
-                frame[1] = _NO_KEY
-
-        def opened(anchor: str | None) -> None:
-            if stack and type(stack[-1][0]) is dict and stack[-1][1] is _NO_KEY:
-                raise _Unusual("collection as a key")
-            if anchor is not None:
-                if anchor in anchors or anchor in open_anchors:
-                    raise _Unusual("anchor defined twice")
-                open_anchors.add(anchor)
-
+        deepest = 0  # the deepest stack since the innermost open anchored collection
         while True:
-            event = parser.get_event()
+            event = get()
             kind = type(event)
             if kind is ScalarEvent:
                 total += 1
@@ -250,44 +247,67 @@ def _from_events(parser: Any, where: str) -> Any:
                     raise _Unusual("tag")
                 value = scalar(event.value) if event.implicit[0] else event.value
                 if event.anchor is not None:
-                    opened(event.anchor)
-                    open_anchors.discard(event.anchor)
+                    if event.anchor in anchors or any(a[0] == event.anchor for a in anchored):
+                        raise _Unusual("anchor defined twice")
                     anchors[event.anchor] = (value, 1, 0)
-                put(value, 0)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 total += 1
                 if event.tag is not None:
                     raise _Unusual("tag")
-                opened(event.anchor)
+                if stack and stack[-1][1] is _NO_KEY:
+                    raise _Unusual("collection as a key")
                 if len(stack) >= MAX_DEPTH:
-                    raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep")
-                container: Any = {} if kind is MappingStartEvent else []
-                stack.append([container, _NO_KEY, event.anchor, total - 1, 0])
+                    raise YAMLRefused(where, too_deep)
+                if event.anchor is not None:
+                    if event.anchor in anchors or any(a[0] == event.anchor for a in anchored):
+                        raise _Unusual("anchor defined twice")
+                    anchored.append((event.anchor, len(stack), total - 1, deepest))
+                    deepest = len(stack)
+                if kind is MappingStartEvent:
+                    stack.append([{}, _NO_KEY])
+                else:
+                    stack.append([[], _LIST])
+                deepest = max(deepest, len(stack))
+                if total > MAX_NODES:
+                    raise YAMLRefused(where, _too_many())
+                continue
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                container, _key, anchor, before, height = stack.pop()
-                if anchor is not None:
-                    open_anchors.discard(anchor)
-                    anchors[anchor] = (container, total - before, height)
-                put(container, height)
+                value = stack.pop()[0]
+                if anchored and anchored[-1][1] == len(stack):
+                    name, depth, before, outer = anchored.pop()
+                    anchors[name] = (value, total - before, deepest - depth)
+                    deepest = max(deepest, outer)
             elif kind is AliasEvent:
                 name = event.anchor
-                if name in open_anchors:
+                if any(a[0] == name for a in anchored):
                     raise YAMLRefused(where, f"recursive YAML alias '*{name}'")
                 if name not in anchors:
                     raise _Unusual("undefined alias")
                 value, size, height = anchors[name]
                 total += size
                 if len(stack) + height > MAX_DEPTH:
-                    raise YAMLRefused(where, f"YAML nested more than {MAX_DEPTH} levels deep")
-                put(value, height)
+                    raise YAMLRefused(where, too_deep)
+                deepest = max(deepest, len(stack) + height)
             else:
-                break
+                raise _Unusual("unexpected event")
             if total > MAX_NODES:
                 raise YAMLRefused(where, _too_many())
-            if root is not _NO_KEY:
+            if not stack:
+                root = value
                 break
-        parser.get_event()  # document end
-        if not isinstance(parser.get_event(), StreamEndEvent):
+            frame = stack[-1]
+            key = frame[1]
+            if key is _LIST:
+                frame[0].append(value)
+            elif key is _NO_KEY:
+                if not isinstance(value, _SCALAR_TYPES) or value in frame[0]:
+                    raise _Unusual("key")
+                frame[1] = value
+            else:
+                frame[0][key] = value
+                frame[1] = _NO_KEY
+        get()  # document end
+        if not isinstance(get(), StreamEndEvent):
             raise _Unusual("more than one document")
         return root
     finally:

@@ -498,3 +498,25 @@ def test_an_output_in_a_nested_project_uses_that_projects_remote(tmp_path: Path)
     )
     result = run_cli(["describe", "x", "--url", "-r", str(path)])
     assert result.stdout == f"https://b.example/ef/{'ef' * 15}\n"
+
+
+def test_an_oversized_dvc_file_is_refused_from_its_header(tmp_path: Path) -> None:
+    """A blob of 8 MB of one byte compresses to a few KB: it must not be inflated."""
+    path = _repo(
+        tmp_path,
+        {
+            ".dvc/config": "",
+            "dvc.yaml": "artifacts:\n  m:\n    path: m.pkl\n",
+            "dvc.lock": "#" * (8 << 20),
+            "a/dvc.yaml": "#" * (8 << 20),
+        },
+    )
+    names, problems = _read(path, cache=False)
+    assert names == {"m": "m.pkl"}
+    assert problems == [
+        "a/dvc.yaml: 8,388,608 bytes, more than the 1,048,576 allowed (GTO_DULWICH_YAML_MAX_BYTES)"
+    ]
+    result = run_cli(["-v", "describe", "m", "-r", str(path)])
+    assert result.exit_code == 0
+    assert "dvc.lock at commit" in result.stderr
+    assert "more than the 1,048,576 allowed" in result.stderr

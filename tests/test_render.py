@@ -50,3 +50,20 @@ def test_rich_table_escapes_markup_and_control_characters() -> None:
 def test_only_commit_named_versions_are_cut() -> None:
     assert render.cut_hexsha("a" * 40) == "aaaaaaa"
     assert render.cut_hexsha("v0.0.1500") == "v0.0.1500"
+
+
+def test_safe_escapes_every_invisible_format_character_this_python_knows() -> None:
+    """Issue #11 class 8: bidi overrides/isolates, zero-width characters and every other
+    Unicode format character (category Cf), surrogates and line separators are escaped."""
+    import unicodedata
+
+    from gto_dulwich.render import safe
+
+    for code in range(0x110000):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category in ("Cf", "Cs", "Zl", "Zp") or (category == "Cc" and char != "\n"):
+            assert char not in safe(f"a{char}b"), hex(code)
+    assert safe("a\u202eb\u2066c\u200b\ufeff") == "a\\u202eb\\u2066c\\u200b\\ufeff"
+    assert safe("\U000e0041") == "\\U000e0041"
+    assert safe("café 模型 🙂") == "café 模型 🙂"

@@ -175,8 +175,12 @@ def _laughs(levels: int) -> bytes:
         (b"a: &a [*a]\n", "recursive YAML alias"),
         (b"a: " + b"[" * 5000 + b"]" * 5000, f"nested more than {MAX_DEPTH} levels"),
         (b"a:\n" + b"".join(b" " * i + b"- \n" for i in range(1, 400)), "nested more than"),
+        (
+            b"a: &x " + b"[" * 60 + b"]" * 60 + b"\nb: " + b"[" * 50 + b"*x" + b"]" * 50,
+            "nested more than",
+        ),
     ],
-    ids=["billion-laughs", "recursive", "deep-flow", "deep-block"],
+    ids=["billion-laughs", "recursive", "deep-flow", "deep-block", "deep-by-alias"],
 )
 def test_bombs_are_refused_on_both_paths(load: Any, data: bytes, reason: str) -> None:
     started = time.monotonic()

@@ -1,0 +1,96 @@
+"""Parse an ``artifacts.yaml`` of 1,000 annotated artifacts (issue #16: <= 50 ms).
+
+Usage::
+
+    python bench/yaml_parse.py [--entries 1000] [--runs 15] [--out bench/RESULTS-yaml.md]
+
+Times, in this process, the median of ``--runs`` parses of the same bytes by:
+``parse_index`` (what a registry read does: the bounded loader on libyaml events,
+then GTO's validation), the bounded loader alone, its pure-Python fallback, and
+ruamel's pure safe loader as the baseline (what every read used before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from gto_dulwich import yamlsafe  # noqa: E402
+from gto_dulwich.annotations import parse_index  # noqa: E402
+
+TARGET_MS = 50.0
+
+
+def artifacts_yaml(entries: int) -> bytes:
+    """Entries as GTO users write them: type, path, labels, a description, custom data."""
+    lines = []
+    for i in range(entries):
+        lines.append(
+            f"model-{i}:\n"
+            "  type: model\n"
+            f"  path: models/m{i}.pkl\n"
+            "  virtual: false\n"
+            f"  labels: [team-{i % 5}, prod]\n"
+            f"  description: Model number {i}, trained on the {i % 12 + 1}th month\n"
+            "  custom:\n"
+            f"    owner: team-{i % 7}\n"
+            f"    size: {i * 3}\n"
+        )
+    return "".join(lines).encode()
+
+
+def median_ms(parse: Callable[[bytes], Any], data: bytes, runs: int) -> float:
+    parse(data)  # imports and first-use set-up are not what is measured
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        parse(data)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS-yaml.md")
+    args = parser.parse_args()
+    from ruamel.yaml import YAML
+
+    data = artifacts_yaml(args.entries)
+    rows = [
+        ("parse_index (registry read)", parse_index),
+        ("load_yaml_bounded (libyaml events)", lambda d: yamlsafe.load_yaml_bounded(d, where="x")),
+        ("pure fallback (ruamel pure, bounded)", lambda d: yamlsafe._pure(d, "x")),
+        ("baseline: ruamel pure safe load", lambda d: YAML(typ="safe", pure=True).load(d)),
+    ]
+    results = [(name, median_ms(parse, data, args.runs)) for name, parse in rows]
+    baseline = results[-1][1]
+    lines = [
+        f"# Parsing artifacts.yaml: {args.entries:,} entries, {len(data):,} bytes",
+        "",
+        f"Median of {args.runs} parses in one process (`python bench/yaml_parse.py`); "
+        f"target for a registry read: <= {TARGET_MS:.0f} ms (issue #16).",
+        "",
+        "| parser | median ms | vs baseline |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {ms:.1f} | {baseline / ms:.1f}x |" for name, ms in results]
+    verdict = "met" if results[0][1] <= TARGET_MS else "NOT met"
+    lines += ["", f"Target {verdict}: parse_index took {results[0][1]:.1f} ms.", ""]
+    text = "\n".join(lines)
+    print(text)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
