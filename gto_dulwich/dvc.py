@@ -609,7 +609,7 @@ class DvcReader:
     ) -> tuple[DvcOutput | None, list[Problem]]:
         """The DVC output at ``annotation.path`` in ``commit``, and what was wrong on the way."""
         path = annotation.path
-        if not path:
+        if not path or not _encodable(path):  # a lone surrogate names no file in git
             return None, []
         found = self.read(commit)
         art = next(
@@ -745,6 +745,14 @@ class DvcReader:
                 text = ""
             config.update(parse_config(text))
         return config
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_big(size: int | None) -> str | None:
