@@ -188,6 +188,11 @@ def _clean_path(path: str, source: str) -> str:
     parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
     if not parts or ".." in parts or path.startswith("/"):
         raise GetError(f"path '{path}' in {source} is not inside the repository")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a YAML escape) names no file git or a file system can hold.
+        raise GetError(f"path {path!a} in {source} is not valid UTF-8") from None
     return "/".join(parts)
 
 

@@ -327,14 +327,27 @@ def read_manifest(
         ) from None
     for entry in entries:
         parts = entry.relpath.replace("\\", "/").split("/")
-        if entry.relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        if (
+            entry.relpath.startswith("/")
+            or any(p in ("", ".", "..") for p in parts)
+            or not entry.relpath.isprintable()
+            or not _utf8(entry.relpath)
+        ):
             raise StorageError(
                 f"directory manifest {shown(url)} names a path outside the output: "
-                f"{entry.relpath!r}"
+                f"{entry.relpath!a}"
             )
         if len(_hash_name(entry.md5)) != 32:
             raise StorageError(f"directory manifest {shown(url)} holds a bad md5: {entry.md5!r}")
     return entries
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fetch_output(

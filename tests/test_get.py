@@ -485,3 +485,24 @@ def test_a_damaged_loose_object_is_refused(tmp_path: Path) -> None:
         git = GitRepo(repo, owned=False)
         with pytest.raises(GetError, match="is damaged in the repository"):
             b"".join(blob_chunks(git, bytes(blob.id)))
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ('"m\\uD800.pkl"', "path 'm\\ud800.pkl' in artifacts.yaml is not valid UTF-8"),
+        ("../outside.pkl", "path '../outside.pkl' in artifacts.yaml is not inside the repository"),
+        ("/etc/passwd", "path '/etc/passwd' in artifacts.yaml is not inside the repository"),
+    ],
+)
+def test_hostile_paths_are_one_line(tmp_path: Path, out: Path, path: str, message: str) -> None:
+    repo_path = tmp_path / "r"
+    repo_path.mkdir()
+    with Repo.init(str(repo_path)) as repo:
+        c1 = commit(repo, {"artifacts.yaml": f"m:\n  path: {path}\n".encode()}, [], EPOCH)
+        repo.refs[MAIN] = ObjectID(c1)
+        add_tag(repo, "m@v1.0.0", c1)
+    result = run_process(["get", "m", "-r", str(repo_path)], cwd=out, env={"LC_ALL": "C"})
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == f"❌ {message}\n"
+    assert list(out.iterdir()) == []

@@ -136,8 +136,9 @@ def test_basic_auth_from_env_and_url(
     assert (out / "m").read_bytes() == b"secret model\n"
 
 
-def test_manifest_cannot_escape(remote: Path, out: Path) -> None:
-    entries = [{"md5": put(remote, b"evil"), "relpath": "../evil"}]
+@pytest.mark.parametrize("relpath", ["../evil", "/abs", "a/../../evil", "bad\ud800", "new\nline"])
+def test_manifest_cannot_escape(remote: Path, out: Path, relpath: str) -> None:
+    entries = [{"md5": put(remote, b"evil"), "relpath": relpath}]
     digest = put(remote, json.dumps(entries).encode(), suffix=".dir")
     with pytest.raises(StorageError, match="names a path outside the output"):
         fetch(str(remote), digest, out / "d")
