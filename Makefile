@@ -45,6 +45,7 @@ report: demo
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/remote.py
+	$(BIN)/python bench/get.py
 	$(BIN)/python bench/yaml_parse.py
 
 clean:

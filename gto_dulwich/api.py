@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from gto_dulwich.dvc import DvcOutput, Problem
+    from gto_dulwich.get import GetResult, Progress
     from gto_dulwich.plan import Bump, Step
     from gto_dulwich.remote import FetchResult
     from gto_dulwich.statecache import StateCache
@@ -752,6 +753,42 @@ def describe_artifact(
                 problems.extend(more)
         reader.save()
         return Description(commit, annotation, output, tuple(problems))
+    finally:
+        if owned:
+            registry.close()
+
+
+def get(
+    repo: RepoLike,
+    name: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    show_url: bool = False,
+    file_urls: bool = False,
+    progress: Progress | None = None,
+) -> GetResult:
+    """``gto get``: write the artifact at ``NAME@vX.Y.Z``, ``NAME@latest`` or ``NAME#STAGE``
+    (a bare NAME is the latest) to ``out`` (default: its file name in the current directory).
+
+    The version is the registry's answer (see :mod:`gto_dulwich.get`); ``show_url``
+    only returns the storage address of a DVC-tracked artifact (``file_urls``: and,
+    for a directory, each file's, read from its ``.dir`` manifest).
+    """
+    from gto_dulwich.get import get_artifact
+    from gto_dulwich.grammar import parse_shortcut
+
+    registry, owned = _registry(repo, artifact=parse_shortcut(name).name)
+    try:
+        return get_artifact(
+            registry,
+            name,
+            out,
+            force=force,
+            show_url=show_url,
+            file_urls=file_urls,
+            progress=progress,
+        )
     finally:
         if owned:
             registry.close()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gto_dulwich import __version__
+from gto_dulwich.cli_get import get as get_command
 from gto_dulwich.cli_report import report
 from gto_dulwich.cli_tagged import tag_path
 from gto_dulwich.errors import GTOError
@@ -70,6 +71,7 @@ class GTOGroup(click.Group):
         ("Modify artifacts", ("register", "assign", "deprecate", "annotate", "remove")),
         ("Tagged artifacts", ("tag-path",)),
         ("Publish", ("report",)),
+        ("Deploy", ("get",)),
     )
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -1265,6 +1267,7 @@ def remove(name: str, repo: str) -> None:
 
 cli.add_command(tag_path)
 cli.add_command(report)
+cli.add_command(get_command)
 
 #: One example per command, shown at the end of its ``--help`` (tests run every one
 #: on GTO's showcase registry).
@@ -1286,6 +1289,7 @@ EXAMPLES = {
     "print-state": "gto print-state",
     "parse-tag": "gto parse-tag 'rf#production#3'",
     "report": "gto report -o build/registry --title 'Model registry'",
+    "get": "gto get rf#production -o model.pkl",
 }
 for _name, _example in EXAMPLES.items():
     # "\b": Click keeps the lines of that paragraph as they are.

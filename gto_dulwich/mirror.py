@@ -176,6 +176,13 @@ class RemoteRepo(GitRepo):
             self._fetch([sha.encode("ascii")], depth=None)
         return super().read_blob(sha)
 
+    def fetch_blobs(self, blobs: Sequence[bytes]) -> None:
+        """Exactly these blobs, by id, in one fetch (no history, no other file)."""
+        store = self.dulwich.object_store
+        missing = [b for b in dict.fromkeys(blobs) if ObjectID(b) not in store]
+        if missing:
+            self._fetch(missing, depth=None)
+
     def _peel_commit(self, sha: bytes) -> Commit:
         self._fetch([sha], filter_spec=b"tree:0")
         return super()._peel_commit(sha)
