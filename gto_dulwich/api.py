@@ -216,7 +216,7 @@ def _read_state(
     if loads_cache:
         git.use_cache()
     tag_names = frozenset(entry.name for entry in entries)
-    log = build_event_log(((git.read_tag(entry), parsed) for entry, parsed in wanted), ignored)
+    log = build_event_log(git.read_tags(wanted), ignored)
     # The refs and the parsed tag objects are events now: free them before folding.
     del entries, wanted, ignored
     if loads_cache and git.cache is not None:

@@ -15,21 +15,32 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from dulwich.errors import ChecksumMismatch, NotGitRepository, ObjectFormatException
+from dulwich.errors import (
+    ApplyDeltaError,
+    ChecksumMismatch,
+    NotGitRepository,
+    ObjectFormatException,
+)
 from dulwich.objects import Blob, Commit, ObjectID, Tag
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
 
 if TYPE_CHECKING:
+    from dulwich.object_store import DiskObjectStore
+
     from gto_dulwich.cache import IndexCache, TagCache
+    from gto_dulwich.packscan import PackScanner
+
+T = TypeVar("T")
 
 TAGS_PREFIX = b"refs/tags/"
 _HEX = frozenset(b"0123456789abcdef")
@@ -39,8 +50,19 @@ _SIGNATURE = re.compile(
     rb"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M
 )
 
-# What reading one damaged object raises: dulwich parses a loose object as it reads it.
-_UNREADABLE = (ObjectFormatException, ChecksumMismatch, zlib.error, OSError)
+# What reading one damaged object raises: dulwich parses a loose object as it reads it,
+# and reports a damaged pack with assertions, delta and struct errors.
+_UNREADABLE = (
+    ObjectFormatException,
+    ChecksumMismatch,
+    ApplyDeltaError,
+    zlib.error,
+    OSError,
+    AssertionError,
+    ValueError,
+    IndexError,
+    struct.error,
+)
 
 TagKind = Literal["annotated", "lightweight", "missing", "broken"]
 
@@ -135,6 +157,19 @@ def parse_identity(raw: bytes) -> tuple[str, str, int, int]:
     return _text(name), _text(email), int(rest[0]), parse_tz(rest[1])
 
 
+# A tag object's header as git writes it; anything else takes the general parse.
+_TAG_HEADER = re.compile(
+    rb"object ([0-9a-f]{40})\ntype ([a-z]+)\ntag ([^\n]*)\n"
+    rb"tagger ([^<\n]*)<([^\n]*)> ([0-9]+) ([+-][0-9]{2}[0-5][0-9])\n(?:\n|\Z)"
+)
+# Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
+_UNPACKED = (-1, 0)
+
+
+def _first(item: tuple[tuple[int, int], object]) -> tuple[int, int]:
+    return item[0]
+
+
 _PACKED_ENTRY = re.compile(rb"^([0-9a-f]{40}) (refs/[^\r\n]+)\r?\n(?:\^([0-9a-f]{40})\r?\n)?", re.M)
 _NOT_CONTENT_LINE = re.compile(rb"^(?:#[^\n]*|\r?)$\n", re.M)
 
@@ -171,6 +206,8 @@ class GitRepo:
 
     #: True for a remote read through a temporary store (see :mod:`gto_dulwich.mirror`).
     is_remote = False
+    #: Read packed tag objects straight from the packs (:mod:`gto_dulwich.packscan`).
+    scan_packs = True
 
     def __init__(self, repo: Repo, *, owned: bool = True) -> None:
         self.dulwich = repo
@@ -179,6 +216,8 @@ class GitRepo:
         self._packed: tuple[dict[bytes, tuple[bytes, bytes | None]], bool] | None = None
         self.cache: TagCache | None = None
         self.index_cache: IndexCache | None = None
+        self._scanner: PackScanner | None = None
+        self._shared: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -194,6 +233,9 @@ class GitRepo:
             raise RepoError(f"Cannot open git repository at '{location}': {exc}") from None
 
     def close(self) -> None:
+        if self._scanner is not None:
+            self._scanner.close()
+            self._scanner = None
         if self._owned:
             self.dulwich.close()
 
@@ -297,8 +339,36 @@ class GitRepo:
             if cache is not None:
                 cache.save()
 
-    def read_tag(self, entry: RefEntry) -> TagFact:
-        """Read the object behind one tag ref; never raises for a broken repository."""
+    def read_tags(self, entries: Sequence[tuple[RefEntry, T]]) -> Iterator[tuple[TagFact, T]]:
+        """:meth:`read_tag` of each ``(entry, anything)``, yielding ``(fact, anything)``, in
+        the order the objects lie in their packs.
+
+        Reading in pack order is what makes delta chains cheap: a delta's base was
+        usually just read (and kept).  Cached and unpacked objects come first.
+        """
+        if len(entries) < 2 or not self._scanner_ready():
+            for entry, other in entries:
+                yield self.read_tag(entry), other
+            return
+        scanner = self._scanner
+        assert scanner is not None
+        cache = self.cache
+        located: list[tuple[tuple[int, int], tuple[RefEntry, T]]] = []
+        for item in entries:
+            entry = item[0]
+            if entry.peeled == entry.sha or (cache is not None and cache.has(entry.sha)):
+                located.append((_UNPACKED, item))
+            else:
+                located.append((scanner.locate(entry.sha.encode("ascii")) or _UNPACKED, item))
+        located.sort(key=_first)
+        for location, (entry, other) in located:
+            yield self.read_tag(entry, location), other
+
+    def read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
+        """Read the object behind one tag ref; never raises for a broken repository.
+
+        ``location`` is where :meth:`read_tags` found the object in the packs.
+        """
         if self.cache is not None:
             hit = self.cache.get(entry.sha)
             if hit is not None:
@@ -316,7 +386,7 @@ class GitRepo:
                     tz,
                     message,
                 )
-        fact = self._read_tag(entry)
+        fact = self._read_tag(entry, location)
         if self.cache is not None and fact.kind == "annotated":
             assert fact.time is not None
             assert fact.tz_offset is not None
@@ -335,13 +405,40 @@ class GitRepo:
             )
         return fact
 
-    def _read_tag(self, entry: RefEntry) -> TagFact:
-        store = self.dulwich.object_store
+    def _scanner_ready(self) -> bool:
+        """Open the pack reader on first use; False when it cannot serve this store."""
+        if self._scanner is None:
+            if not self.scan_packs:
+                return False
+            from dulwich.object_store import DiskObjectStore
+
+            from gto_dulwich.packscan import PackScanner
+
+            store = self.dulwich.object_store
+            if not isinstance(store, DiskObjectStore) or _object_id_length(store) != 20:
+                self.scan_packs = False
+                return False
+            self._scanner = PackScanner(store.path)
+        return True
+
+    def _raw(self, sha: bytes, location: tuple[int, int] | None) -> tuple[int, bytes]:
+        """An object's type and content: from its pack when we can, else from dulwich."""
+        if location is None and self._scanner_ready():
+            assert self._scanner is not None
+            location = self._scanner.locate(sha)
+        if location is not None and location[0] >= 0:
+            assert self._scanner is not None
+            found = self._scanner.packs[location[0]].read(location[1])
+            if found is not None:
+                return found
+        return self.dulwich.object_store.get_raw(ObjectID(sha))
+
+    def _read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
         if entry.peeled == entry.sha:
             # fully-peeled packed-refs says this ref names a non-tag object.
             return TagFact(entry.name, entry.sha, "lightweight", target=entry.sha)
         try:
-            type_num, raw = store.get_raw(ObjectID(entry.sha.encode("ascii")))
+            type_num, raw = self._raw(entry.sha.encode("ascii"), location)
         except KeyError:
             return TagFact(entry.name, entry.sha, "missing", problem="object is missing")
         except _UNREADABLE as exc:
@@ -359,31 +456,42 @@ class GitRepo:
             return TagFact(entry.name, entry.sha, "broken", problem=str(exc))
 
     def _parse_tag(self, entry: RefEntry, raw: bytes) -> TagFact:
-        header, _, body = raw.partition(b"\n\n")
-        fields: dict[bytes, bytes] = {}
-        for line in header.split(b"\n"):
-            key, _, value = line.partition(b" ")
-            fields.setdefault(key, value)
-        obj, obj_type = fields.get(b"object", b""), fields.get(b"type", b"")
-        if not _is_sha(obj):
-            raise ValueError("tag object has no valid 'object' line")
-        if b"tagger" not in fields:
-            raise ValueError("tag object has no tagger")
-        name, email, when, tz = parse_identity(fields[b"tagger"])
-        signature = _SIGNATURE.search(body)
+        share = self._shared.setdefault
+        match = _TAG_HEADER.match(raw)
+        if match is not None:  # the usual shape, in one regex (the general parse below agrees)
+            obj, obj_type, tag, name_raw, email_raw, when_raw, tz_raw = match.groups()
+            name, email = _text(name_raw.strip()), _text(email_raw)
+            when, tz = int(when_raw), parse_tz(tz_raw)
+            tag_name = _text(tag)
+            body = raw[match.end() :]
+        else:
+            header, _, body = raw.partition(b"\n\n")
+            fields: dict[bytes, bytes] = {}
+            for line in header.split(b"\n"):
+                key, _, value = line.partition(b" ")
+                fields.setdefault(key, value)
+            obj, obj_type = fields.get(b"object", b""), fields.get(b"type", b"")
+            if not _is_sha(obj):
+                raise ValueError("tag object has no valid 'object' line")
+            if b"tagger" not in fields:
+                raise ValueError("tag object has no tagger")
+            name, email, when, tz = parse_identity(fields[b"tagger"])
+            tag_name = _text(fields.get(b"tag", b""))
+        signature = _SIGNATURE.search(body) if b"-----BEGIN " in body else None
         message = body[: signature.start()] if signature else body
         target, target_type = obj.decode("ascii"), _text(obj_type)
         if target_type == "tag":
             target, target_type = self._peel(target)
+        # Taggers, commits and types repeat across tags: keep one string of each.
         return TagFact(
             entry.name,
             entry.sha,
             "annotated",
-            target=target,
-            target_type=target_type,
-            tag_name=_text(fields.get(b"tag", b"")),
-            tagger_name=name,
-            tagger_email=email,
+            target=share(target, target),
+            target_type=share(target_type, target_type),
+            tag_name=entry.name if tag_name == entry.name else tag_name,
+            tagger_name=share(name, name),
+            tagger_email=share(email, email),
             time=when,
             tz_offset=tz,
             message=_text(message).strip(),
@@ -753,6 +861,12 @@ def _lock_name(exc: Exception) -> str:
     """The lock file named by dulwich's ``FileLocked(filename, lockfilename)``."""
     name = exc.args[-1] if exc.args else "lock"
     return os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
+
+
+def _object_id_length(store: DiskObjectStore) -> int:
+    """Bytes per object id (20 for SHA-1; dulwich also reads SHA-256 repositories)."""
+    object_format = getattr(store, "object_format", None)
+    return int(getattr(object_format, "oid_length", 20))
 
 
 def _split_person(raw: bytes) -> tuple[str, str]:

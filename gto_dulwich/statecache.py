@@ -279,11 +279,12 @@ class ArtifactSummaries:
         self, entries: list[RefEntry], options: ViewOptions, known: dict[str, Any] | None
     ) -> dict[str, Any] | None:
         """One group's summary (None: an object is missing, so nothing can be kept)."""
-        wanted = []
+        named = []
         for entry in entries:
             parsed = parse_ref_name(entry.name)
             if parsed is not None:
-                wanted.append((self.git.read_tag(entry), parsed))
+                named.append((entry, parsed))
+        wanted = list(self.git.read_tags(named))
         if any(fact.kind not in ("annotated", "lightweight") for fact, _ in wanted):
             self.owner.incomplete()
             return None

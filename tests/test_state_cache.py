@@ -343,9 +343,11 @@ def test_one_new_tag_reads_only_its_artifact(
     read: list[str] = []
     real = GitRepo.read_tag
 
-    def counting(self: GitRepo, entry: RefEntry) -> TagFact:
+    def counting(
+        self: GitRepo, entry: RefEntry, location: tuple[int, int] | None = None
+    ) -> TagFact:
         read.append(entry.name)
-        return real(self, entry)
+        return real(self, entry, location)
 
     monkeypatch.setattr(GitRepo, "read_tag", counting)
     _add_tag(repo, "nn#production#9", built.commits["c2"], 1_900_000_000)
