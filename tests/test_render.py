@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
+import pytest
 from rich.console import Console
 
 from gto_dulwich import render
+from gto_dulwich.render import json_list_chunks, to_json
 
 
 def test_plain_and_box_tables_follow_tabulates_layout() -> None:
@@ -50,3 +53,31 @@ def test_rich_table_escapes_markup_and_control_characters() -> None:
 def test_only_commit_named_versions_are_cut() -> None:
     assert render.cut_hexsha("a" * 40) == "aaaaaaa"
     assert render.cut_hexsha("v0.0.1500") == "v0.0.1500"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 511, 512, 513, 1500])
+def test_json_list_chunks_is_to_json_in_pieces(count: int) -> None:
+    """``history --json`` is streamed: the pieces join to exactly what to_json prints."""
+    rows: list[dict[str, Any]] = [
+        {
+            "timestamp": f"2024-01-0{n % 9 + 1}T10:00:00+02:00",
+            "artifact": f"dir/model-{n}",
+            "event": "assignment",
+            "priority": n,
+            "version": None if n % 3 else f"v1.{n}.0",
+            "stage": "prod",
+            "message": 'quotes " \\ tab\t nl\n ctl\x01 ümlaut ☃ \U0001f600 bidi \u202e',
+            "active": n % 2 == 0,
+        }
+        for n in range(count)
+    ]
+    assert "".join(json_list_chunks(rows)) == to_json(rows)
+
+
+def test_json_list_chunks_falls_back_for_nested_values() -> None:
+    rows: list[dict[str, Any]] = [
+        {"a": 1.5, "b": [1, {"c": None}], "d": {}},
+        {},
+        {"x": {"y": []}},
+    ]
+    assert "".join(json_list_chunks(rows, batch=2)) == to_json(rows)
