@@ -162,6 +162,8 @@ _TAG_HEADER = re.compile(
     rb"object ([0-9a-f]{40})\ntype ([a-z]+)\ntag ([^\n]*)\n"
     rb"tagger ([^<\n]*)<([^\n]*)> ([0-9]+) ([+-][0-9]{2}[0-5][0-9])\n(?:\n|\Z)"
 )
+# Timezone fields seen, parsed once ("+0000" -> 0).
+_ZONES: dict[bytes, int] = {}
 # Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
 _UNPACKED = (-1, 0)
 
@@ -460,9 +462,13 @@ class GitRepo:
         match = _TAG_HEADER.match(raw)
         if match is not None:  # the usual shape, in one regex (the general parse below agrees)
             obj, obj_type, tag, name_raw, email_raw, when_raw, tz_raw = match.groups()
-            name, email = _text(name_raw.strip()), _text(email_raw)
-            when, tz = int(when_raw), parse_tz(tz_raw)
-            tag_name = _text(tag)
+            name = name_raw.strip().decode("utf-8", "replace")
+            email = email_raw.decode("utf-8", "replace")
+            when = int(when_raw)
+            tz = _ZONES.get(tz_raw)
+            if tz is None:
+                tz = _ZONES[tz_raw] = parse_tz(tz_raw)
+            tag_name = tag.decode("utf-8", "replace")
             body = raw[match.end() :]
         else:
             header, _, body = raw.partition(b"\n\n")
@@ -487,14 +493,14 @@ class GitRepo:
             entry.name,
             entry.sha,
             "annotated",
-            target=share(target, target),
-            target_type=share(target_type, target_type),
-            tag_name=entry.name if tag_name == entry.name else tag_name,
-            tagger_name=share(name, name),
-            tagger_email=share(email, email),
-            time=when,
-            tz_offset=tz,
-            message=_text(message).strip(),
+            share(target, target),
+            share(target_type, target_type),
+            entry.name if tag_name == entry.name else tag_name,
+            share(name, name),
+            share(email, email),
+            when,
+            tz,
+            message.decode("utf-8", "replace").strip(),
         )
 
     def _peel(self, sha: str, depth: int = 0) -> tuple[str, str]:
