@@ -143,6 +143,8 @@ class Registry:
             cached = self.views.diagnostics()
             if cached is not None:
                 return cached
+            # `doctor` and `-v` answer from the state cache next time.
+            self.views.remember_diagnostics(self.state.diagnostics)
         return self.state.diagnostics
 
     @property
@@ -412,7 +414,19 @@ def history(
     """Every registry event, newest first (oldest first with ``ascending``)."""
     registry, owned = _registry(repo, artifact=artifact)
     try:
-        return _history(registry.state, artifact, ascending=ascending)
+        views = registry.views if artifact is None else None
+        if views is None:
+            return _history(registry.state, artifact, ascending=ascending)
+        # Under the state cache's fingerprint, as `show`: no tag is read while it holds.
+        events = views.history() if registry._state is None else None
+        if events is None:
+            rows = _history(registry.state, None, ascending=True)
+            views.remember_history([row.event for row in rows], registry.state.diagnostics)
+        else:
+            rows = [HistoryRow(event) for event in events]
+        if not ascending:
+            rows.reverse()
+        return rows
     finally:
         if owned:
             registry.close()
