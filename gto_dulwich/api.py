@@ -206,6 +206,7 @@ def _read_state(
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
     entries = git.tag_refs(prefixes)
+    git.release_packed_refs()
     for entry in entries:
         parsed = parse_ref_name(entry.name)
         if parsed is None:
@@ -218,9 +219,10 @@ def _read_state(
     if loads_cache:
         git.use_cache()
     tag_names = frozenset(entry.name for entry in entries)
-    log = build_event_log(git.read_tags(wanted), ignored)
+    del entries  # `wanted` holds the refs still to read, and lets go of each once read
+    log = build_event_log(git.read_tags(wanted, release=True), ignored)
     # The refs and the parsed tag objects are events now: free them before folding.
-    del entries, wanted, ignored
+    del wanted, ignored
     if loads_cache and git.cache is not None:
         git.cache.save()
         git.cache = None

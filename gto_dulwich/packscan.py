@@ -199,7 +199,8 @@ class _Pack:
                 if content is None:
                     return None
                 base = (type_num, content)
-                self._remember(at_offset, base)
+                if deltas:  # kept only as a base: a pack without deltas keeps nothing
+                    self._remember(at_offset, base)
                 break
             if type_num == _OFS_DELTA:
                 if at >= len(data):

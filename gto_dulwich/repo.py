@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from dulwich.errors import (
     ApplyDeltaError,
@@ -166,10 +166,7 @@ _TAG_HEADER = re.compile(
 _ZONES: dict[bytes, int] = {}
 # Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
 _UNPACKED = (-1, 0)
-
-
-def _first(item: tuple[tuple[int, int], object]) -> tuple[int, int]:
-    return item[0]
+_OFFSET_MASK = (1 << 48) - 1
 
 
 _PACKED_ENTRY = re.compile(rb"^([0-9a-f]{40}) (refs/[^\r\n]+)\r?\n(?:\^([0-9a-f]{40})\r?\n)?", re.M)
@@ -220,6 +217,7 @@ class GitRepo:
         self.index_cache: IndexCache | None = None
         self._scanner: PackScanner | None = None
         self._shared: dict[str, str] = {}
+        self._messages: dict[bytes, str] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -287,7 +285,17 @@ class GitRepo:
         artifact never touch (or even decode) the others.
         """
         found = self.tag_ref_map(prefixes)
-        return [ref_entry(name, *found[name]) for name in sorted(found)]
+        entries = []
+        commits: dict[bytes, str] = {}  # peeled ids repeat (many tags per commit): one string each
+        for name in sorted(found):
+            sha, peeled = found[name]
+            text = None
+            if peeled:
+                text = commits.get(peeled)
+                if text is None:
+                    text = commits[peeled] = peeled.decode("ascii")
+            entries.append(RefEntry(_text(name[len(TAGS_PREFIX) :]), sha.decode("ascii"), text))
+        return entries
 
     def tag_ref_map(
         self, prefixes: Sequence[str] | None = None
@@ -341,29 +349,40 @@ class GitRepo:
             if cache is not None:
                 cache.save()
 
-    def read_tags(self, entries: Sequence[tuple[RefEntry, T]]) -> Iterator[tuple[TagFact, T]]:
+    def read_tags(
+        self, entries: list[tuple[RefEntry, T]], *, release: bool = False
+    ) -> Iterator[tuple[TagFact, T]]:
         """:meth:`read_tag` of each ``(entry, anything)``, yielding ``(fact, anything)``, in
         the order the objects lie in their packs.
 
         Reading in pack order is what makes delta chains cheap: a delta's base was
-        usually just read (and kept).  Cached and unpacked objects come first.
+        usually just read (and kept).  Cached and unpacked objects come first.  With
+        ``release`` the caller hands the list over and each item is dropped from it
+        once read: 100,000 refs and parsed names need not outlive their facts.
         """
+        done = cast("tuple[RefEntry, T]", None)
         if len(entries) < 2 or not self._scanner_ready():
-            for entry, other in entries:
+            for index, (entry, other) in enumerate(entries):
+                if release:
+                    entries[index] = done
                 yield self.read_tag(entry), other
             return
         scanner = self._scanner
         assert scanner is not None
         cache = self.cache
-        located: list[tuple[tuple[int, int], tuple[RefEntry, T]]] = []
-        for item in entries:
-            entry = item[0]
-            if entry.peeled == entry.sha or (cache is not None and cache.has(entry.sha)):
-                located.append((_UNPACKED, item))
-            else:
-                located.append((scanner.locate(entry.sha.encode("ascii")) or _UNPACKED, item))
-        located.sort(key=_first)
-        for location, (entry, other) in located:
+        # One int per entry (pack number and offset), not a tuple: 100,000 tags.
+        places: list[int] = []
+        for entry, _other in entries:
+            found = None
+            if entry.peeled != entry.sha and not (cache is not None and cache.has(entry.sha)):
+                found = scanner.locate(entry.sha.encode("ascii"))
+            places.append(-1 if found is None else (found[0] << 48) | found[1])
+        for index in sorted(range(len(entries)), key=places.__getitem__):
+            entry, other = entries[index]
+            if release:
+                entries[index] = done
+            place = places[index]
+            location = _UNPACKED if place < 0 else (place >> 48, place & _OFFSET_MASK)
             yield self.read_tag(entry, location), other
 
     def read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
@@ -500,8 +519,17 @@ class GitRepo:
             share(email, email),
             when,
             tz,
-            message.decode("utf-8", "replace").strip(),
+            self._message(message),
         )
+
+    def _message(self, raw: bytes) -> str:
+        """A tag message as text; registry messages repeat ("Stage prod"), so keep one of each."""
+        text = self._messages.get(raw)
+        if text is None:
+            text = raw.decode("utf-8", "replace").strip()
+            if len(self._messages) < 65536:
+                self._messages[raw] = text
+        return text
 
     def _peel(self, sha: str, depth: int = 0) -> tuple[str, str]:
         """Follow a chain of tag objects to the object it finally names."""
@@ -536,9 +564,38 @@ class GitRepo:
             try:
                 value = (self.commondir / os.fsdecode(name)).read_bytes().strip()
             except OSError:
-                entry = self.packed_refs()[0].get(name)
-                return entry[0].decode("ascii") if entry else None
+                packed = self._packed_value(name)
+                return packed.decode("ascii") if packed else None
         return None
+
+    def release_packed_refs(self) -> None:
+        """Drop the parsed ``packed-refs`` (32 MB at 100,000 tags) once the tags are listed;
+        a later lookup of one ref searches the file instead."""
+        self._packed = None
+
+    def _packed_value(self, ref: bytes) -> bytes | None:
+        """What ``packed-refs`` says ``ref`` points to: the parsed file's answer, or the same
+        answer found by searching the bytes for that one line."""
+        if self._packed is not None:
+            entry = self._packed[0].get(ref)
+            return entry[0] if entry else None
+        try:
+            data = (self.commondir / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            return None
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        found = None
+        needle = b" " + ref
+        at = data.find(needle)
+        while at >= 0:
+            start = at - 40
+            if start == 0 or (start > 0 and data[start - 1] == 0x0A):  # at a line start
+                match = _PACKED_ENTRY.match(data, start)
+                if match is not None and match.group(2) == ref:
+                    found = match.group(1)  # the last one wins, as in the parsed dict
+            at = data.find(needle, at + 1)
+        return found
 
     def commit_info(self, sha: str) -> CommitInfo | None:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
