@@ -25,6 +25,7 @@ the object store gives, and the two readers agree on every object
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import zlib
@@ -45,6 +46,8 @@ _TABLE_SHARE = 64
 # ~200 bytes, so this is ~15 MB at most).
 _CACHE_ENTRIES = 1 << 16
 _CACHE_OBJECT = 64 * 1024
+# Objects read between two releases of the mapped pages.
+_RELEASE_EVERY = 4096
 # git allows delta chains of up to 4095 objects.
 _MAX_CHAIN = 5000
 
@@ -98,6 +101,13 @@ class _Pack:
                 mapped.close()
         self._idx = self._data = None
         self.usable = False
+
+    def release_pages(self) -> None:
+        """Drop the mapped pages from memory (they are read again from the file if needed)."""
+        for mapped in (self._data, self._idx if self.table is not None else None):
+            if mapped is not None and hasattr(mmap, "MADV_DONTNEED"):
+                with contextlib.suppress(OSError, ValueError):
+                    mapped.madvise(mmap.MADV_DONTNEED)
 
     def build_table(self) -> None:
         """``{binary id: index position}`` for every object: one pass, for many lookups."""
@@ -308,6 +318,7 @@ class PackScanner:
         # Newest pack first, as git and dulwich search them.
         self.packs.sort(key=lambda p: _mtime(p.pack_path), reverse=True)
         self.lookups = 0
+        self.reads = 0
 
     def locate(self, hexsha: bytes) -> tuple[int, int] | None:
         """``(pack number, offset)`` of a packed object, else None."""
@@ -328,10 +339,20 @@ class PackScanner:
                 return None if offset is None else (number, offset)
         return None
 
+    def read(self, number: int, offset: int) -> tuple[int, bytes] | None:
+        """The object at ``offset`` in pack ``number`` (as :meth:`locate` gave them)."""
+        self.reads += 1
+        if self.reads % _RELEASE_EVERY == 0:
+            # Objects read are copied out: let the kernel take back the mapped pages, so a
+            # scan of a whole pack does not count the pack in our resident memory.
+            for pack in self.packs:
+                pack.release_pages()
+        return self.packs[number].read(offset)
+
     def get(self, hexsha: bytes) -> tuple[int, bytes] | None:
         """``(type number, content)`` of a packed object, else None (ask dulwich)."""
         found = self.locate(hexsha)
-        return None if found is None else self.packs[found[0]].read(found[1])
+        return None if found is None else self.read(*found)
 
     def close(self) -> None:
         for pack in self.packs:

@@ -312,8 +312,8 @@ class GitRepo:
             found = {name: value for name, value in packed.items() if name.startswith(wanted)}
         else:
             found = {
-                name: (sha, peeled if peeled or not fully_peeled else sha)
-                for name, (sha, peeled) in packed.items()
+                name: value if value[1] else (value[0], value[0])  # only lightweight ones copied
+                for name, value in packed.items()
                 if name.startswith(wanted)
             }
         for directory in sorted({os.path.dirname(p) for p in wanted}):
@@ -449,7 +449,7 @@ class GitRepo:
             location = self._scanner.locate(sha)
         if location is not None and location[0] >= 0:
             assert self._scanner is not None
-            found = self._scanner.packs[location[0]].read(location[1])
+            found = self._scanner.read(*location)
             if found is not None:
                 return found
         return self.dulwich.object_store.get_raw(ObjectID(sha))
