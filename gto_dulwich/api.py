@@ -262,17 +262,25 @@ def _read_state(
         git.cache.save()
         git.cache = None
 
+    # Every version at a commit asks for it (10,000 versions on 50 commits at 100,000 tags).
+    snapshots: dict[str, CommitSnapshot] = {}
+
     def snapshot(commit: str) -> CommitSnapshot | None:
+        known = snapshots.get(commit)
+        if known is not None:
+            return known
         info = git.commit_info(commit)
         if info is None:
             if views is not None:
                 views.incomplete()
             return None
         if commit == head:
-            return CommitSnapshot(info, dict(head_index.artifacts))
+            known = snapshots[commit] = CommitSnapshot(info, dict(head_index.artifacts))
+            return known
         try:
-            return CommitSnapshot(info, dict(index_at(commit).artifacts))
-        except GTOError as exc:
+            known = snapshots[commit] = CommitSnapshot(info, dict(index_at(commit).artifacts))
+            return known
+        except GTOError as exc:  # not kept: each version there reports it, as before
             # GTO fails every read on a corrupt file in any tagged commit; we skip it.
             extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
             return CommitSnapshot(info, {})
