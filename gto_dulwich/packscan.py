@@ -42,6 +42,9 @@ _WHOLE = frozenset((1, 2, 3, 4))
 _OFS_DELTA, _REF_DELTA = 6, 7
 # Below this share of an index's objects, bisect per object instead of building a table.
 _TABLE_SHARE = 64
+# A table costs ~110 bytes per object: a pack of millions of objects (a monorepo's) is
+# bisected instead (~5 µs per lookup).
+_TABLE_MAX = 250_000
 # Resolved objects kept as possible delta bases (git keeps 96 MB; tag objects are small,
 # ~200 bytes, so this is ~15 MB at most).
 _CACHE_ENTRIES = 1 << 16
@@ -330,7 +333,11 @@ class PackScanner:
             return None
         self.lookups += 1
         for number, pack in enumerate(self.packs):
-            if pack.table is None and self.lookups * _TABLE_SHARE >= pack.count:
+            if (
+                pack.table is None
+                and self.lookups * _TABLE_SHARE >= pack.count
+                and pack.count <= _TABLE_MAX
+            ):
                 # Many objects wanted: one pass over the index beats a bisect each.
                 pack.build_table()
             position = pack.position(binsha)

@@ -19,6 +19,7 @@ from dulwich.pack import pack_objects_to_data
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
+from gto_dulwich import packscan
 from gto_dulwich.builder import build_repo, load_spec
 from gto_dulwich.packscan import PackScanner
 from gto_dulwich.repo import GitRepo, TagFact
@@ -145,6 +146,19 @@ def test_loose_packed_and_delta_encoded_tags(tmp_path: Path) -> None:
         assert scanner.get(refs["loose#dev#1"]) is None  # loose: dulwich reads it
     finally:
         scanner.close()
+
+
+def test_bisecting_a_big_packs_index_gives_the_same_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "repo"
+    _mixed(path)
+    expected = read_facts(path, scan=False)
+    monkeypatch.setattr(packscan, "_TABLE_MAX", 0)  # every pack counts as too big for a table
+    assert read_facts(path, scan=True) == expected
+    monkeypatch.setattr(packscan, "_TABLE_MAX", 10**9)
+    monkeypatch.setattr(packscan, "_TABLE_SHARE", 10**9)  # a table from the first lookup
+    assert read_facts(path, scan=True) == expected
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
