@@ -45,9 +45,10 @@ _TABLE_SHARE = 64
 # A table costs ~110 bytes per object: a pack of millions of objects (a monorepo's) is
 # bisected instead (~5 µs per lookup).
 _TABLE_MAX = 250_000
-# Resolved objects kept as possible delta bases (git keeps 96 MB; tag objects are small,
-# ~200 bytes, so this is ~15 MB at most).
+# Resolved objects kept as possible delta bases (git keeps 96 MB): so many (tag objects
+# are ~200 bytes), and never more than so many bytes of them.
 _CACHE_ENTRIES = 1 << 16
+_CACHE_BYTES = 16 << 20
 _CACHE_OBJECT = 64 * 1024
 # Objects read between two releases of the mapped pages.
 _RELEASE_EVERY = 4096
@@ -67,6 +68,7 @@ class _Pack:
         self._offsets: array[int] | None = None
         self.table: dict[bytes, int] | None = None
         self._cache: dict[int, tuple[int, bytes]] = {}
+        self._cached_bytes = 0
         self.usable = self._open()
 
     def _open(self) -> bool:
@@ -260,8 +262,10 @@ class _Pack:
         if len(found[1]) > _CACHE_OBJECT:
             return
         cache = self._cache
-        if len(cache) >= _CACHE_ENTRIES:
+        self._cached_bytes += len(found[1])
+        if len(cache) >= _CACHE_ENTRIES or self._cached_bytes > _CACHE_BYTES:
             cache.clear()  # read in pack order, the bases still needed come after this
+            self._cached_bytes = len(found[1])
         cache[offset] = found
 
 
