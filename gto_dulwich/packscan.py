@@ -50,6 +50,8 @@ _TABLE_MAX = 250_000
 _CACHE_ENTRIES = 1 << 16
 _CACHE_BYTES = 16 << 20
 _CACHE_OBJECT = 64 * 1024
+# Objects larger than this (a tag object is a few hundred bytes) are left to dulwich.
+_MAX_OBJECT = 64 << 20
 # Objects read between two releases of the mapped pages.
 _RELEASE_EVERY = 4096
 # git allows delta chains of up to 4095 objects.
@@ -183,6 +185,8 @@ class _Pack:
         """The zlib stream at ``at``, if it inflates to exactly ``size`` bytes."""
         data = self._data
         assert data is not None
+        if size > _MAX_OBJECT:
+            return None  # a damaged header (or a huge object): dulwich decides
         # zlib never grows data by more than 5 bytes per 16 KiB block plus 6; it stops at the
         # end of the stream and ignores what follows, so no object end needs to be known.
         limit = min(len(data) - _HASH, at + size + (size >> 10) + 64)

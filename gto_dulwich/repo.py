@@ -13,6 +13,7 @@ bytes, which also lets a broken tag become a diagnostic instead of a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -61,6 +62,7 @@ _UNREADABLE = (
     AssertionError,
     ValueError,
     IndexError,
+    OverflowError,
     struct.error,
 )
 
@@ -237,7 +239,10 @@ class GitRepo:
             self._scanner.close()
             self._scanner = None
         if self._owned:
-            self.dulwich.close()
+            # dulwich keeps a view of a pack whose object header claimed an absurd size, so
+            # its map cannot be closed (BufferError); it is freed with the object.
+            with contextlib.suppress(BufferError):
+                self.dulwich.close()
 
     def __enter__(self) -> GitRepo:
         return self

@@ -200,6 +200,11 @@ def test_damaged_packs_give_the_same_facts_and_never_raise(tmp_path: Path) -> No
         "index cut": (index[: len(index) // 2], ".idx"),
         "index garbage": (b"\377tOc\0\0\0\2" + b"\xff" * (len(index) - 8), ".idx"),
     }
+    # A header claiming a huge size (the first object's size bytes, all continuation bits).
+    huge = bytearray(data)
+    huge[12] |= 0x80
+    huge[13:22] = b"\xff" * 8 + b"\x7f"
+    cases["huge size"] = (bytes(huge), ".pack")
     step = max(1, (len(data) - 32) // 40)
     for at in range(12, len(data) - 20, step):  # one flipped byte at a time
         cases[f"flip {at}"] = (data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :], ".pack")
