@@ -41,6 +41,13 @@ ROOT = Path(__file__).resolve().parent
 REPOS = ROOT / "repos"
 GTO_CAP_SECONDS = 120.0
 GIT_FORMAT = "%(refname) %(objectname) %(*objectname) %(taggerdate:unix)"
+# The floor of a cold read: git inflating every tag object for what a registry needs.
+FLOOR_FORMAT = (
+    "%(objectname) %(*objectname) %(taggername) %(taggeremail) %(taggerdate:raw) "
+    "%(contents:subject)"
+)
+# Cold rows (issue #16) at these sizes: no cache at all, against the floor.
+COLD_SIZES = (25_000, 100_000)
 ARTIFACT = "team1/model-1"
 STATE_FILES = ("gto_dulwich-state.json", "gto_dulwich-artifacts.json")
 
@@ -54,6 +61,7 @@ class Timing:
     capped: bool = False
     exit_code: int = 0
     reused: str = ""  # the cell of an earlier run, shown as it was
+    cpu: float = 0.0  # median user + system CPU seconds: less at the mercy of other jobs
 
     def cell(self) -> str:
         if self.reused:
@@ -86,6 +94,7 @@ def measure(
     """
     walls: list[float] = []
     peaks: list[float] = []
+    cpus: list[float] = []
     environment = _environment(env)
     for index in range(0 if warmup else 1, runs + 1):
         if before is not None:
@@ -108,7 +117,14 @@ def measure(
         if index:  # the first run warms caches (OS page cache, our tag cache)
             walls.append(wall)
             peaks.append(usage.ru_maxrss / 1024)
-    timing = Timing(statistics.median(walls), min(walls), max(walls), max(peaks))
+            cpus.append(usage.ru_utime + usage.ru_stime)
+    timing = Timing(
+        statistics.median(walls),
+        min(walls),
+        max(walls),
+        max(peaks),
+        cpu=statistics.median(cpus),
+    )
     if proc.returncode:
         return Timing(
             timing.median, timing.low, timing.high, timing.rss_mb, exit_code=proc.returncode
@@ -155,7 +171,109 @@ def commands() -> dict[str, list[str]]:
         "latest NAME": ["latest", ARTIFACT],
         "which NAME STAGE": ["which", ARTIFACT, "prod"],
         "check-ref TAG --json": ["check-ref", f"{ARTIFACT}#prod#3", "--json"],
+        "history --json": ["history", "--json"],
+        "doctor": ["doctor"],
     }
+
+
+def cold_commands() -> dict[str, list[str]]:
+    """Every read with no cache at all (``--no-cache``): a fresh CI clone."""
+    return {
+        "show --json": ["show", "--json"],
+        "history --json": ["history", "--json"],
+        "show NAME --json": ["show", ARTIFACT, "--json"],
+        "check-ref TAG --json": ["check-ref", f"{ARTIFACT}#prod#3", "--json"],
+        "latest NAME": ["latest", ARTIFACT],
+        "which NAME STAGE": ["which", ARTIFACT, "prod"],
+        "history NAME --json": ["history", ARTIFACT, "--json"],
+        "doctor": ["doctor"],
+    }
+
+
+# Issue #16's limits as ratios to the floor, by (command, tags); None: no target.
+COLD_LIMITS: dict[tuple[str, int], float] = {
+    ("show --json", 25_000): 2.0,
+    ("history --json", 25_000): 2.0,
+    ("show NAME --json", 25_000): 1.0,
+    ("check-ref TAG --json", 25_000): 1.0,
+    ("latest NAME", 25_000): 1.0,
+    ("which NAME STAGE", 25_000): 1.0,
+    ("show --json", 100_000): 2.5,
+}
+COLD_RSS_MB = 120
+
+
+def repacked(tags: int) -> Path | None:
+    """The generated repository after ``git repack -adf``, as git leaves a registry after
+    ``gc --aggressive`` and as a clone receives it: most tag objects delta-encoded."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    path = REPOS / f"{tags}-repacked"
+    if not path.exists():
+        shutil.copytree(repository(tags), path, symlinks=True)
+        subprocess.run([git, "-C", str(path), "repack", "-adfq"], check=True)
+    return path
+
+
+def cold(sizes: Sequence[int], runs: int, startup: Timing, env: dict[str, str]) -> list[str]:
+    """Issue #16's table: every read with no cache, against git reading every tag object."""
+    git = shutil.which("git")
+    if git is None:
+        return ["## Cold reads (issue #16)", "", "Skipped: no git binary for the floor."]
+    lines = [
+        "## Cold reads (issue #16): no cache at all",
+        "",
+        "Every command with `--no-cache` (what a fresh CI clone pays). The floor is",
+        f"`git for-each-ref refs/tags --format='{FLOOR_FORMAT}'`, which inflates every tag",
+        "object, plus interpreter start-up, both measured in this run. `repacked`: the same",
+        "repository after `git repack -adf` (most tag objects delta-encoded, as after",
+        "`git gc` or in a clone). Ratios are of wall-clock medians, as the targets are",
+        "stated; the CPU column (user + system) is what other jobs on the machine disturb less.",
+        "",
+        "| command | tags | gto_dulwich | floor (git + start-up) | ratio | CPU: ours / floor | "
+        "target | met? |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts: list[bool] = []
+    variants: list[tuple[str, int, Path]] = []
+    for size in sizes:
+        if size in COLD_SIZES:
+            variants.append((f"{size:,}", size, repository(size)))
+            if size == COLD_SIZES[0]:
+                extra = repacked(size)
+                if extra is not None:
+                    variants.append((f"{size:,} repacked", size, extra))
+    for label, size, repo in variants:
+        floor_git = measure(
+            [git, "for-each-ref", "refs/tags", f"--format={FLOOR_FORMAT}"], repo, runs
+        )
+        floor = floor_git.median + startup.median
+        floor_cpu = floor_git.cpu + startup.cpu
+        for name, args in cold_commands().items():
+            ours = measure([*gto_command(), "--no-cache", *args], repo, runs, env)
+            ratio = ours.median / floor
+            limit = COLD_LIMITS.get((name, size))
+            checks = []
+            if limit is not None:
+                checks.append(ratio <= limit)
+            if size == 100_000:
+                checks.append(ours.rss_mb <= COLD_RSS_MB)
+            met = "–" if not checks else ("yes" if all(checks) else "**no**")
+            verdicts.extend(checks)
+            target = []
+            if limit is not None:
+                target.append(f"≤ {limit:.1f}×")
+            if size == 100_000:
+                target.append(f"≤ {COLD_RSS_MB} MB")
+            lines.append(
+                f"| `{name}` | {label} | {ours.cell()} | {floor:.3f} s "
+                f"({floor_git.median:.3f} + {startup.median:.3f}) | {ratio:.1f}× | "
+                f"{ours.cpu:.3f} / {floor_cpu:.3f} s = {ours.cpu / floor_cpu:.1f}× | "
+                f"{', '.join(target) or '–'} | {met} |"
+            )
+    lines += ["", f"Targets met: {sum(verdicts)} of {len(verdicts)}."]
+    return lines
 
 
 # ``{i}`` makes each run a fresh write (a new artifact, a new stage).
@@ -180,6 +298,7 @@ def run(
         "| command | tags | gto_dulwich | git for-each-ref | GTO 1.10.1 | ours/git | GTO/ours |"
     )
     rows += [header, "|---|---|---|---|---|---|---|"]
+    load_before = os.getloadavg()
     startup = measure([sys.executable, "-c", "pass"], ROOT, runs)
     cli_import = measure([sys.executable, "-c", "import gto_dulwich.cli"], ROOT, runs)
     results: dict[tuple[str, str], tuple[Timing, Timing | None, Timing | None]] = {}
@@ -222,11 +341,15 @@ def run(
                 ours = _write_timing([*gto_command(), *args], copy, runs, env)
             results[(name, label)] = (ours, None, None)
             rows.append(_row(name, label, ours, None, None))
+    cold_lines = cold(sizes, runs, startup, env)
+    load_after = os.getloadavg()
     lines = [
         "# Benchmark results",
         "",
         f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}. Whole processes, "
         f"median of {runs} runs after a warm-up (min–max), peak RSS.",
+        f"Load average (1, 5, 15 min) at the start: {_load(load_before)}; at the end: "
+        f"{_load(load_after)} (the machine is shared: compare rows within this run).",
         f"Interpreter start-up (`python -c pass`): {startup.cell()}.",
         f'`python -c "import gto_dulwich.cli"`: {cli_import.cell()}.',
         "",
@@ -244,7 +367,12 @@ def run(
             "(GTO takes minutes per command at this size).",
         ]
     lines += ["", *_targets(results, startup, cli_import)]
+    lines += ["", *cold_lines]
     return "\n".join(lines) + "\n"
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in load)
 
 
 def _show_variants(repo: Path, runs: int, env: dict[str, str]) -> dict[str, Timing]:
@@ -454,7 +582,15 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--gto-from", type=Path, help="an earlier RESULTS.md whose GTO figures to reuse"
     )
+    parser.add_argument(
+        "--cold-only", action="store_true", help="only the cold rows (print, do not write)"
+    )
     args = parser.parse_args(argv)
+    if args.cold_only:
+        startup = measure([sys.executable, "-c", "pass"], ROOT, args.runs)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        print("\n".join(cold(sizes, args.runs, startup, {"GTO_EMOJIS": "false"})))
+        return 0
     venv = os.environ.get("GTO_VENV")
     gto_from = earlier_gto(args.gto_from) if args.gto_from else {}
     report = run(

@@ -157,6 +157,9 @@ class TagCache(_Store):
         target_type = shared.setdefault(target_type, target_type)
         return tag_name, name, email, time, offset, target, target_type, message
 
+    def has(self, sha: str) -> bool:
+        return sha in self.data
+
     def put(self, sha: str, entry: Entry) -> None:
         if sha in self.data:
             return

@@ -482,7 +482,9 @@ def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: 
         _report_diagnostics(registry)
         rows = api.history(registry, name, ascending=ascending)
     if as_json:
-        echo(render.to_json([row.to_dict() for row in rows]))
+        for chunk in render.json_list_chunks(row.to_dict() for row in rows):
+            click.echo(chunk, nl=False)
+        echo()
         return
     if not rows:
         echo(render.NOTHING_FOUND)

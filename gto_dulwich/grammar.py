@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import re
 import string
+import sys
 from dataclasses import dataclass
 
 from gto_dulwich.errors import InvalidName, InvalidVersion, TagSyntaxError
@@ -255,10 +256,11 @@ def _parse_fast(text: str) -> TagName | None:
         significant = digits.lstrip("0") or "0"
         counter, zeros = int(significant), len(digits) - len(significant)
     tag = _new(TagName)
-    _set(tag, "name", artifact.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR))
+    # Interned: a registry repeats each name, stage and version across thousands of tags.
+    _set(tag, "name", _intern(artifact.replace(_TAG_DIRNAME_SEPARATOR, _DIRNAME_SEPARATOR)))
     _set(tag, "action", action)
-    _set(tag, "version", version)
-    _set(tag, "stage", stage)
+    _set(tag, "version", version if version is None else _intern(version))
+    _set(tag, "stage", stage if stage is None else _intern(stage))
     _set(tag, "counter", counter)
     _set(tag, "counter_leading_zeros", zeros)
     return tag
@@ -267,6 +269,7 @@ def _parse_fast(text: str) -> TagName | None:
 # A TagName built field by field, without re-validating what the regex proved.
 _new = object.__new__
 _set = object.__setattr__
+_intern = sys.intern
 
 
 def parse_tag(text: str) -> TagName:

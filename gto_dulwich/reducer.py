@@ -429,7 +429,9 @@ def reduce(
             continue
         version = at_commit[0] if at_commit else _version_at(art, event.commit)
         assert event.stage is not None
-        vstage = version.stages.setdefault(event.stage, _VStageB(event.commit))
+        vstage = version.stages.get(event.stage)
+        if vstage is None:  # not setdefault: that would build a record per event
+            vstage = version.stages[event.stage] = _VStageB(event.commit)
         stamped = event.with_version(version.name)
         target = vstage.assignments if event.kind is EventKind.ASSIGNMENT else vstage.unassignments
         _add(target, stamped)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii as _encode_string
 from typing import Any
 
 NOTHING_FOUND = "Nothing found in the current workspace"
@@ -89,6 +90,52 @@ def _key(key: Any) -> str:
     if isinstance(key, str):
         return key
     return json.dumps(_plain(key))
+
+
+def json_list_chunks(items: Iterable[dict[str, Any]], batch: int = 512) -> Iterator[str]:
+    """``to_json(list(items))`` in pieces, never the whole list as one string.
+
+    ``history --json`` of 100,000 tags is 40 MB of JSON: written as it is made,
+    it needs neither that string nor every row's dict at once.  A row whose values
+    are all strings, numbers, booleans or None (every history row) is encoded by
+    hand with json's own C string encoder, which is what ``json.dumps`` does for
+    it, only without the pure-Python indenting encoder around it.
+    """
+    pending: list[str] = []
+    first = True
+    for item in items:
+        pending.append(_json_item(item))
+        if len(pending) >= batch:
+            yield ("[\n" if first else ",\n") + ",\n".join(pending)
+            first = False
+            pending = []
+    if pending:
+        yield ("[\n" if first else ",\n") + ",\n".join(pending)
+        first = False
+    yield "[]" if first else "\n]"
+
+
+def _json_item(item: dict[str, Any]) -> str:
+    """One dict as ``json.dumps`` with ``indent=4`` writes it as an element of a list."""
+    fields = []
+    for key, value in item.items():
+        kind = type(value)
+        if kind is str:
+            text = _encode_string(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int:
+            text = int.__repr__(value)
+        else:  # nested or unusual values: the general encoder, indented one level more
+            return "    " + to_json(item).replace("\n", "\n    ")
+        if type(key) is not str:
+            return "    " + to_json(item).replace("\n", "\n    ")
+        fields.append(f"        {_encode_string(key)}: {text}")
+    if not fields:
+        return "    {}"
+    return "    {\n" + ",\n".join(fields) + "\n    }"
 
 
 def _is_number(text: str) -> bool:

@@ -13,23 +13,35 @@ bytes, which also lets a broken tag become a diagnostic instead of a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import struct
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
-from dulwich.errors import ChecksumMismatch, NotGitRepository, ObjectFormatException
+from dulwich.errors import (
+    ApplyDeltaError,
+    ChecksumMismatch,
+    NotGitRepository,
+    ObjectFormatException,
+)
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
 
 if TYPE_CHECKING:
+    from dulwich.object_store import DiskObjectStore
+
     from gto_dulwich.cache import IndexCache, TagCache
+    from gto_dulwich.packscan import PackScanner
+
+T = TypeVar("T")
 
 TAGS_PREFIX = b"refs/tags/"
 _HEX = frozenset(b"0123456789abcdef")
@@ -39,8 +51,20 @@ _SIGNATURE = re.compile(
     rb"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M
 )
 
-# What reading one damaged object raises: dulwich parses a loose object as it reads it.
-_UNREADABLE = (ObjectFormatException, ChecksumMismatch, zlib.error, OSError)
+# What reading one damaged object raises: dulwich parses a loose object as it reads it,
+# and reports a damaged pack with assertions, delta and struct errors.
+_UNREADABLE = (
+    ObjectFormatException,
+    ChecksumMismatch,
+    ApplyDeltaError,
+    zlib.error,
+    OSError,
+    AssertionError,
+    ValueError,
+    IndexError,
+    OverflowError,
+    struct.error,
+)
 
 TagKind = Literal["annotated", "lightweight", "missing", "broken"]
 
@@ -135,6 +159,18 @@ def parse_identity(raw: bytes) -> tuple[str, str, int, int]:
     return _text(name), _text(email), int(rest[0]), parse_tz(rest[1])
 
 
+# A tag object's header as git writes it; anything else takes the general parse.
+_TAG_HEADER = re.compile(
+    rb"object ([0-9a-f]{40})\ntype ([a-z]+)\ntag ([^\n]*)\n"
+    rb"tagger ([^<\n]*)<([^\n]*)> ([0-9]+) ([+-][0-9]{2}[0-5][0-9])\n(?:\n|\Z)"
+)
+# Timezone fields seen, parsed once ("+0000" -> 0).
+_ZONES: dict[bytes, int] = {}
+# Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
+_UNPACKED = (-1, 0)
+_OFFSET_MASK = (1 << 48) - 1
+
+
 _PACKED_ENTRY = re.compile(rb"^([0-9a-f]{40}) (refs/[^\r\n]+)\r?\n(?:\^([0-9a-f]{40})\r?\n)?", re.M)
 _NOT_CONTENT_LINE = re.compile(rb"^(?:#[^\n]*|\r?)$\n", re.M)
 
@@ -171,6 +207,8 @@ class GitRepo:
 
     #: True for a remote read through a temporary store (see :mod:`gto_dulwich.mirror`).
     is_remote = False
+    #: Read packed tag objects straight from the packs (:mod:`gto_dulwich.packscan`).
+    scan_packs = True
 
     def __init__(self, repo: Repo, *, owned: bool = True) -> None:
         self.dulwich = repo
@@ -179,6 +217,9 @@ class GitRepo:
         self._packed: tuple[dict[bytes, tuple[bytes, bytes | None]], bool] | None = None
         self.cache: TagCache | None = None
         self.index_cache: IndexCache | None = None
+        self._scanner: PackScanner | None = None
+        self._shared: dict[str, str] = {}
+        self._messages: dict[bytes, str] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -194,8 +235,14 @@ class GitRepo:
             raise RepoError(f"Cannot open git repository at '{location}': {exc}") from None
 
     def close(self) -> None:
+        if self._scanner is not None:
+            self._scanner.close()
+            self._scanner = None
         if self._owned:
-            self.dulwich.close()
+            # dulwich keeps a view of a pack whose object header claimed an absurd size, so
+            # its map cannot be closed (BufferError); it is freed with the object.
+            with contextlib.suppress(BufferError):
+                self.dulwich.close()
 
     def __enter__(self) -> GitRepo:
         return self
@@ -243,7 +290,17 @@ class GitRepo:
         artifact never touch (or even decode) the others.
         """
         found = self.tag_ref_map(prefixes)
-        return [ref_entry(name, *found[name]) for name in sorted(found)]
+        entries = []
+        commits: dict[bytes, str] = {}  # peeled ids repeat (many tags per commit): one string each
+        for name in sorted(found):
+            sha, peeled = found[name]
+            text = None
+            if peeled:
+                text = commits.get(peeled)
+                if text is None:
+                    text = commits[peeled] = peeled.decode("ascii")
+            entries.append(RefEntry(_text(name[len(TAGS_PREFIX) :]), sha.decode("ascii"), text))
+        return entries
 
     def tag_ref_map(
         self, prefixes: Sequence[str] | None = None
@@ -263,8 +320,8 @@ class GitRepo:
             found = {name: value for name, value in packed.items() if name.startswith(wanted)}
         else:
             found = {
-                name: (sha, peeled if peeled or not fully_peeled else sha)
-                for name, (sha, peeled) in packed.items()
+                name: value if value[1] else (value[0], value[0])  # only lightweight ones copied
+                for name, value in packed.items()
                 if name.startswith(wanted)
             }
         for directory in sorted({os.path.dirname(p) for p in wanted}):
@@ -300,8 +357,47 @@ class GitRepo:
             if cache is not None:
                 cache.save()
 
-    def read_tag(self, entry: RefEntry) -> TagFact:
-        """Read the object behind one tag ref; never raises for a broken repository."""
+    def read_tags(
+        self, entries: list[tuple[RefEntry, T]], *, release: bool = False
+    ) -> Iterator[tuple[TagFact, T]]:
+        """:meth:`read_tag` of each ``(entry, anything)``, yielding ``(fact, anything)``, in
+        the order the objects lie in their packs.
+
+        Reading in pack order is what makes delta chains cheap: a delta's base was
+        usually just read (and kept).  Cached and unpacked objects come first.  With
+        ``release`` the caller hands the list over and each item is dropped from it
+        once read: 100,000 refs and parsed names need not outlive their facts.
+        """
+        done = cast("tuple[RefEntry, T]", None)
+        if len(entries) < 2 or not self._scanner_ready():
+            for index, (entry, other) in enumerate(entries):
+                if release:
+                    entries[index] = done
+                yield self.read_tag(entry), other
+            return
+        scanner = self._scanner
+        assert scanner is not None
+        cache = self.cache
+        # One int per entry (pack number and offset), not a tuple: 100,000 tags.
+        places: list[int] = []
+        for entry, _other in entries:
+            found = None
+            if entry.peeled != entry.sha and not (cache is not None and cache.has(entry.sha)):
+                found = scanner.locate(entry.sha.encode("ascii"))
+            places.append(-1 if found is None else (found[0] << 48) | found[1])
+        for index in sorted(range(len(entries)), key=places.__getitem__):
+            entry, other = entries[index]
+            if release:
+                entries[index] = done
+            place = places[index]
+            location = _UNPACKED if place < 0 else (place >> 48, place & _OFFSET_MASK)
+            yield self.read_tag(entry, location), other
+
+    def read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
+        """Read the object behind one tag ref; never raises for a broken repository.
+
+        ``location`` is where :meth:`read_tags` found the object in the packs.
+        """
         if self.cache is not None:
             hit = self.cache.get(entry.sha)
             if hit is not None:
@@ -319,7 +415,7 @@ class GitRepo:
                     tz,
                     message,
                 )
-        fact = self._read_tag(entry)
+        fact = self._read_tag(entry, location)
         if self.cache is not None and fact.kind == "annotated":
             assert fact.time is not None
             assert fact.tz_offset is not None
@@ -338,13 +434,40 @@ class GitRepo:
             )
         return fact
 
-    def _read_tag(self, entry: RefEntry) -> TagFact:
-        store = self.dulwich.object_store
+    def _scanner_ready(self) -> bool:
+        """Open the pack reader on first use; False when it cannot serve this store."""
+        if self._scanner is None:
+            if not self.scan_packs:
+                return False
+            from dulwich.object_store import DiskObjectStore
+
+            from gto_dulwich.packscan import PackScanner
+
+            store = self.dulwich.object_store
+            if not isinstance(store, DiskObjectStore) or _object_id_length(store) != 20:
+                self.scan_packs = False
+                return False
+            self._scanner = PackScanner(store.path)
+        return True
+
+    def _raw(self, sha: bytes, location: tuple[int, int] | None) -> tuple[int, bytes]:
+        """An object's type and content: from its pack when we can, else from dulwich."""
+        if location is None and self._scanner_ready():
+            assert self._scanner is not None
+            location = self._scanner.locate(sha)
+        if location is not None and location[0] >= 0:
+            assert self._scanner is not None
+            found = self._scanner.read(*location)
+            if found is not None:
+                return found
+        return self.dulwich.object_store.get_raw(ObjectID(sha))
+
+    def _read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
         if entry.peeled == entry.sha:
             # fully-peeled packed-refs says this ref names a non-tag object.
             return TagFact(entry.name, entry.sha, "lightweight", target=entry.sha)
         try:
-            type_num, raw = store.get_raw(ObjectID(entry.sha.encode("ascii")))
+            type_num, raw = self._raw(entry.sha.encode("ascii"), location)
         except KeyError:
             return TagFact(entry.name, entry.sha, "missing", problem="object is missing")
         except _UNREADABLE as exc:
@@ -362,35 +485,59 @@ class GitRepo:
             return TagFact(entry.name, entry.sha, "broken", problem=str(exc))
 
     def _parse_tag(self, entry: RefEntry, raw: bytes) -> TagFact:
-        header, _, body = raw.partition(b"\n\n")
-        fields: dict[bytes, bytes] = {}
-        for line in header.split(b"\n"):
-            key, _, value = line.partition(b" ")
-            fields.setdefault(key, value)
-        obj, obj_type = fields.get(b"object", b""), fields.get(b"type", b"")
-        if not _is_sha(obj):
-            raise ValueError("tag object has no valid 'object' line")
-        if b"tagger" not in fields:
-            raise ValueError("tag object has no tagger")
-        name, email, when, tz = parse_identity(fields[b"tagger"])
-        signature = _SIGNATURE.search(body)
+        share = self._shared.setdefault
+        match = _TAG_HEADER.match(raw)
+        if match is not None:  # the usual shape, in one regex (the general parse below agrees)
+            obj, obj_type, tag, name_raw, email_raw, when_raw, tz_raw = match.groups()
+            name = name_raw.strip().decode("utf-8", "replace")
+            email = email_raw.decode("utf-8", "replace")
+            when = int(when_raw)
+            tz = _ZONES.get(tz_raw)
+            if tz is None:
+                tz = _ZONES[tz_raw] = parse_tz(tz_raw)
+            tag_name = tag.decode("utf-8", "replace")
+            body = raw[match.end() :]
+        else:
+            header, _, body = raw.partition(b"\n\n")
+            fields: dict[bytes, bytes] = {}
+            for line in header.split(b"\n"):
+                key, _, value = line.partition(b" ")
+                fields.setdefault(key, value)
+            obj, obj_type = fields.get(b"object", b""), fields.get(b"type", b"")
+            if not _is_sha(obj):
+                raise ValueError("tag object has no valid 'object' line")
+            if b"tagger" not in fields:
+                raise ValueError("tag object has no tagger")
+            name, email, when, tz = parse_identity(fields[b"tagger"])
+            tag_name = _text(fields.get(b"tag", b""))
+        signature = _SIGNATURE.search(body) if b"-----BEGIN " in body else None
         message = body[: signature.start()] if signature else body
         target, target_type = obj.decode("ascii"), _text(obj_type)
         if target_type == "tag":
             target, target_type = self._peel(target)
+        # Taggers, commits and types repeat across tags: keep one string of each.
         return TagFact(
             entry.name,
             entry.sha,
             "annotated",
-            target=target,
-            target_type=target_type,
-            tag_name=_text(fields.get(b"tag", b"")),
-            tagger_name=name,
-            tagger_email=email,
-            time=when,
-            tz_offset=tz,
-            message=_text(message).strip(),
+            share(target, target),
+            share(target_type, target_type),
+            entry.name if tag_name == entry.name else tag_name,
+            share(name, name),
+            share(email, email),
+            when,
+            tz,
+            self._message(message),
         )
+
+    def _message(self, raw: bytes) -> str:
+        """A tag message as text; registry messages repeat ("Stage prod"), so keep one of each."""
+        text = self._messages.get(raw)
+        if text is None:
+            text = raw.decode("utf-8", "replace").strip()
+            if len(self._messages) < 65536:
+                self._messages[raw] = text
+        return text
 
     def _peel(self, sha: str, depth: int = 0) -> tuple[str, str]:
         """Follow a chain of tag objects to the object it finally names."""
@@ -425,9 +572,38 @@ class GitRepo:
             try:
                 value = (self.commondir / os.fsdecode(name)).read_bytes().strip()
             except OSError:
-                entry = self.packed_refs()[0].get(name)
-                return entry[0].decode("ascii") if entry else None
+                packed = self._packed_value(name)
+                return packed.decode("ascii") if packed else None
         return None
+
+    def release_packed_refs(self) -> None:
+        """Drop the parsed ``packed-refs`` (32 MB at 100,000 tags) once the tags are listed;
+        a later lookup of one ref searches the file instead."""
+        self._packed = None
+
+    def _packed_value(self, ref: bytes) -> bytes | None:
+        """What ``packed-refs`` says ``ref`` points to: the parsed file's answer, or the same
+        answer found by searching the bytes for that one line."""
+        if self._packed is not None:
+            entry = self._packed[0].get(ref)
+            return entry[0] if entry else None
+        try:
+            data = (self.commondir / "packed-refs").read_bytes()
+        except FileNotFoundError:
+            return None
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        found = None
+        needle = b" " + ref
+        at = data.find(needle)
+        while at >= 0:
+            start = at - 40
+            if start == 0 or (start > 0 and data[start - 1] == 0x0A):  # at a line start
+                match = _PACKED_ENTRY.match(data, start)
+                if match is not None and match.group(2) == ref:
+                    found = match.group(1)  # the last one wins, as in the parsed dict
+            at = data.find(needle, at + 1)
+        return found
 
     def commit_info(self, sha: str) -> CommitInfo | None:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
@@ -850,6 +1026,12 @@ def _lock_name(exc: Exception) -> str:
     """The lock file named by dulwich's ``FileLocked(filename, lockfilename)``."""
     name = exc.args[-1] if exc.args else "lock"
     return os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
+
+
+def _object_id_length(store: DiskObjectStore) -> int:
+    """Bytes per object id (20 for SHA-1; dulwich also reads SHA-256 repositories)."""
+    object_format = getattr(store, "object_format", None)
+    return int(getattr(object_format, "oid_length", 20))
 
 
 def _split_person(raw: bytes) -> tuple[str, str]:

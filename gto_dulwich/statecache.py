@@ -59,6 +59,8 @@ SCHEMA = 2  # 2: rows list artifacts declared only in dvc.yaml
 FILE_NAME = "gto_dulwich-state.json"
 GROUPS_FORMAT = "gto_dulwich artifact summaries"
 GROUPS_FILE_NAME = "gto_dulwich-artifacts.json"
+HISTORY_FORMAT = "gto_dulwich history"
+HISTORY_FILE_NAME = "gto_dulwich-history.json"
 # Fingerprints kept: a few worktrees or config variants do not evict each other.
 MAX_ENTRIES = 4
 # Option sets kept per fingerprint (``show``, ``show --vs -1``, ...).
@@ -159,6 +161,60 @@ class StateCache:
             self.remember(options, built, None)
         return built
 
+    def remember_diagnostics(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+        """Store a full read's diagnostics (``doctor``, ``-v``) for the fingerprint."""
+        if self.entry is not None and self.entry["diagnostics"] is not None:
+            return
+        if not self._storable(diagnostics):
+            return
+        entry = self.entry or {"key": self.key, "diagnostics": None, "used_stages": None}
+        entry.setdefault("views", {})
+        entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
+        self._write(entry)
+
+    def history(self) -> list[Event] | None:
+        """Every tag event of the fingerprinted refs, oldest first, if a full read stored them."""
+        if self.key is None or self.enrich_all:
+            return None
+        return _load_history(self.git.commondir / HISTORY_FILE_NAME, self.key)
+
+    def remember_history(self, events: list[Event], diagnostics: tuple[Diagnostic, ...]) -> None:
+        """Store the events ``history`` lists (oldest first) after a complete full read."""
+        if self.enrich_all or not self._storable(diagnostics):
+            return
+        rows = []
+        for e in events:
+            fields = (
+                e.kind.value,
+                e.artifact,
+                e.tag,
+                e.commit,
+                e.created_at.isoformat(),
+                e.author,
+                e.author_email,
+                e.message,
+                "" if e.version is None else "v" + e.version,
+                "" if e.stage is None else "s" + e.stage,
+                "" if e.counter is None else str(e.counter),
+            )
+            joined = "\x00".join(fields)
+            if joined.count("\x00") != len(fields) - 1:
+                return  # a field holds a NUL: not cached
+            rows.append(joined)
+        payload = {"format": HISTORY_FORMAT, "version": SCHEMA, "key": self.key, "events": rows}
+        write_atomically(
+            self.git.commondir / HISTORY_FILE_NAME,
+            json.dumps(payload, separators=(",", ":")).encode(),
+        )
+
+    def _storable(self, diagnostics: tuple[Diagnostic, ...] | None) -> bool:
+        """Whether a full read's answer may be kept: complete, and the refs did not move."""
+        if self.key is None or not self.complete:
+            return False
+        if diagnostics is not None and any(d.reason.startswith(UNREADABLE) for d in diagnostics):
+            return False
+        return fingerprint(self.git, self.config, enrich_all=self.enrich_all) == self.key
+
     def remember(
         self, options: ViewOptions, view: View, diagnostics: tuple[Diagnostic, ...] | None
     ) -> None:
@@ -189,6 +245,9 @@ class StateCache:
                 [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
             ],
         }
+        self._write(entry)
+
+    def _write(self, entry: dict[str, Any]) -> None:
         self.entry = entry
         others = [e for e in _load(self.path) if e.get("key") != self.key]
         payload = {
@@ -280,11 +339,12 @@ class ArtifactSummaries:
         self, entries: list[RefEntry], options: ViewOptions, known: dict[str, Any] | None
     ) -> dict[str, Any] | None:
         """One group's summary (None: an object is missing, so nothing can be kept)."""
-        wanted = []
+        named = []
         for entry in entries:
             parsed = parse_ref_name(entry.name)
             if parsed is not None:
-                wanted.append((self.git.read_tag(entry), parsed))
+                named.append((entry, parsed))
+        wanted = list(self.git.read_tags(named))
         if any(fact.kind not in ("annotated", "lightweight") for fact, _ in wanted):
             self.owner.incomplete()
             return None
@@ -587,6 +647,58 @@ def _valid_summary(summary: Any) -> bool:
         and all(_valid_row([name, *view]) for view in views.values() if isinstance(view, list))
         and all(isinstance(view, list) for view in views.values())
     )
+
+
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
+def _load_history(path: Path, key: str) -> list[Event] | None:
+    """The stored events for ``key``; None when missing, foreign, stale or damaged."""
+    from datetime import datetime
+
+    try:
+        raw: Any = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not (
+        isinstance(raw, dict)
+        and raw.get("format") == HISTORY_FORMAT
+        and raw.get("version") == SCHEMA
+        and raw.get("key") == key
+        and isinstance(raw.get("events"), list)
+    ):
+        return None
+    events = []
+    for row in raw["events"]:
+        if type(row) is not str:
+            return None
+        fields = row.split("\x00")
+        if len(fields) != 11:
+            return None
+        kind, artifact, tag, commit, when, author, email, message, version, stage, counter = fields
+        try:
+            created_at = datetime.fromisoformat(when)
+            number = int(counter) if counter else None
+        except ValueError:
+            return None
+        if kind not in _KINDS or created_at.tzinfo is None:
+            return None
+        events.append(
+            Event(
+                _KINDS[kind],
+                artifact,
+                tag,
+                commit,
+                created_at,
+                author,
+                email,
+                message,
+                version[1:] if version else None,
+                stage[1:] if stage else None,
+                number,
+            )
+        )
+    return events
 
 
 def _find(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:

@@ -243,3 +243,46 @@ def test_registry_reads_any_packed_refs_and_reports_it_corrupt(
         ]
     else:
         assert reported == []
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PACKED_REFS, st.lists(st.sampled_from(["rf@v1.0.0", "rf#prod#1", "a b"]), max_size=3))
+def test_one_packed_ref_found_by_search_is_the_parsed_files_answer(
+    small_repo: Path, data: bytes, extra: list[str]
+) -> None:
+    """Once the parsed packed-refs is released, HEAD's branch is found by searching the
+    bytes: the same answer as the parsed dict, whatever the file holds."""
+    (small_repo / ".git" / "packed-refs").write_bytes(data)
+    with GitRepo.open(small_repo) as git:
+        parsed = git.packed_refs()[0]
+        names = [*parsed, *(f"refs/tags/{name}".encode() for name in extra), b"refs/heads/x"]
+        expected = {name: parsed[name][0] if name in parsed else None for name in names}
+        git.release_packed_refs()
+        assert {name: git._packed_value(name) for name in names} == expected
+
+
+def test_read_tags_hands_each_ref_back_once_read(tmp_path: Path) -> None:
+    spec_repo = tmp_path / "handed"
+    build_repo(
+        {
+            "commits": [{"id": "c1", "message": "one", "time": "2024-01-01T00:00:00+00:00"}],
+            "tags": [
+                {"name": f"rf#prod#{n}", "target": "c1", "time": "2025-01-01T00:00:00+00:00"}
+                for n in range(1, 6)
+            ],
+            "packed_refs": True,
+        },
+        spec_repo,
+    )
+    with GitRepo.open(spec_repo) as git:
+        items = [(entry, number) for number, entry in enumerate(git.tag_refs())]
+        kept = list(git.read_tags(list(items)))
+        handed = list(items)
+        released = list(git.read_tags(handed, release=True))
+    assert sorted(released, key=lambda pair: pair[1]) == sorted(kept, key=lambda pair: pair[1])
+    assert [fact.ref for fact, _ in sorted(kept, key=lambda p: p[1])] == [
+        entry.name for entry, _ in items
+    ]
+    assert handed == [None] * len(items)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
+import pytest
 from rich.console import Console
 
 from gto_dulwich import render
+from gto_dulwich.render import json_list_chunks, to_json
 
 
 def test_plain_and_box_tables_follow_tabulates_layout() -> None:
@@ -67,3 +70,31 @@ def test_safe_escapes_every_invisible_format_character_this_python_knows() -> No
     assert safe("a\u202eb\u2066c\u200b\ufeff") == "a\\u202eb\\u2066c\\u200b\\ufeff"
     assert safe("\U000e0041") == "\\U000e0041"
     assert safe("café 模型 🙂") == "café 模型 🙂"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 511, 512, 513, 1500])
+def test_json_list_chunks_is_to_json_in_pieces(count: int) -> None:
+    """``history --json`` is streamed: the pieces join to exactly what to_json prints."""
+    rows: list[dict[str, Any]] = [
+        {
+            "timestamp": f"2024-01-0{n % 9 + 1}T10:00:00+02:00",
+            "artifact": f"dir/model-{n}",
+            "event": "assignment",
+            "priority": n,
+            "version": None if n % 3 else f"v1.{n}.0",
+            "stage": "prod",
+            "message": 'quotes " \\ tab\t nl\n ctl\x01 ümlaut ☃ \U0001f600 bidi \u202e',
+            "active": n % 2 == 0,
+        }
+        for n in range(count)
+    ]
+    assert "".join(json_list_chunks(rows)) == to_json(rows)
+
+
+def test_json_list_chunks_falls_back_for_nested_values() -> None:
+    rows: list[dict[str, Any]] = [
+        {"a": 1.5, "b": [1, {"c": None}], "d": {}},
+        {},
+        {"x": {"y": []}},
+    ]
+    assert "".join(json_list_chunks(rows, batch=2)) == to_json(rows)

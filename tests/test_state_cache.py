@@ -23,15 +23,26 @@ COMMANDS = [
     ["-v", "show", "--plain"],
     ["show", "--vs", "-1", "--av", "1", "--sort", "semver", "--ro", "--json"],
     ["stages", "--json"],
+    ["history", "--json"],
+    ["history", "--asc", "--plain"],
+    ["-v", "history", "--plain"],
 ]
+# doctor prints its configuration before it reads the tags only when the read is lazy
+# (caches on), so it is held to its own cold answer, not to --no-cache's.
+CACHED_COMMANDS = [*COMMANDS, ["doctor"]]
 FIXTURE_NAMES = sorted(p.stem for p in (FIXTURES / "golden").glob("*.json"))
 OFF = {"GTO_DULWICH_NO_CACHE": "1"}
 Outputs = list[tuple[int, str, str]]
 
 
-def outputs(repo: Path, env: dict[str, str] | None = None, flags: Sequence[str] = ()) -> Outputs:
+def outputs(
+    repo: Path,
+    env: dict[str, str] | None = None,
+    flags: Sequence[str] = (),
+    commands: Sequence[list[str]] = COMMANDS,
+) -> Outputs:
     results = []
-    for args in COMMANDS:
+    for args in commands:
         result = run_cli([*flags, *args], cwd=repo, env={"GTO_EMOJIS": "false", **(env or {})})
         results.append((result.exit_code, result.stdout, result.stderr))
     return results
@@ -65,20 +76,48 @@ def test_cold_warm_corrupt_foreign_and_off_give_the_same_output(name: str, tmp_p
         assert outputs(repo) == without
 
 
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_doctor_answers_the_same_warm(name: str, tmp_path: Path) -> None:
+    repo = build_fixture(name, tmp_path / "repo").path
+    cold = run_cli(["doctor"], cwd=repo, env={"GTO_EMOJIS": "false"})
+    warm = run_cli(["doctor"], cwd=repo, env={"GTO_EMOJIS": "false"})
+    assert (warm.exit_code, warm.stdout, warm.stderr) == (cold.exit_code, cold.stdout, cold.stderr)
+
+
 def test_a_warm_show_reads_no_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = build_fixture("showcase", tmp_path / "repo").path
-    expected = outputs(repo)
+    expected = outputs(repo, flags=(), commands=CACHED_COMMANDS)
 
     def fail(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the registry was read")
 
     monkeypatch.setattr(api, "_read_state", fail)
     monkeypatch.setattr(GitRepo, "tag_ref_map", fail)
-    commands = [c for c in COMMANDS if "-v" not in c]  # -v reads everything for its report
     env = {"GTO_EMOJIS": "false"}  # part of the config, so of the fingerprint
-    assert [run_cli(c, cwd=repo, env=env).stdout for c in commands] == [
-        out for c, (_, out, _) in zip(COMMANDS, expected, strict=True) if "-v" not in c
-    ]
+    # history, doctor and -v included: their answers are kept under the same fingerprint.
+    again = [run_cli(c, cwd=repo, env=env) for c in CACHED_COMMANDS]
+    assert [(r.exit_code, r.stdout, r.stderr) for r in again] == expected
+
+
+@pytest.mark.parametrize("name", ["showcase", "every_event", "tag_of_tag", "frozen"])
+def test_a_damaged_or_stale_history_file_is_a_miss(name: str, tmp_path: Path) -> None:
+    repo = build_fixture(name, tmp_path / "repo").path
+    without = outputs(repo, OFF)
+    assert outputs(repo) == without
+    path = repo / ".git" / statecache.HISTORY_FILE_NAME
+    text = path.read_text()
+    assert '"events":[' in text
+    for damaged in (
+        b"[]",
+        text.replace('"key":"', '"key":"0', 1).encode(),
+        text.replace('"events":[', '"events":[7,', 1).encode(),
+        text.replace('"events":["', '"events":["nonsense\\u0000', 1).encode(),
+        text.replace("+00:00", "+99:99").encode(),  # timestamps that do not parse
+        text.replace('"events":["', '"events":["x\\u0000', 1).encode(),
+    ):
+        path.write_bytes(damaged)
+        state_file(repo).unlink()
+        assert outputs(repo) == without
 
 
 def _add_tag(repo: Path, name: str, target: str, when: int) -> str:
@@ -343,9 +382,11 @@ def test_one_new_tag_reads_only_its_artifact(
     read: list[str] = []
     real = GitRepo.read_tag
 
-    def counting(self: GitRepo, entry: RefEntry) -> TagFact:
+    def counting(
+        self: GitRepo, entry: RefEntry, location: tuple[int, int] | None = None
+    ) -> TagFact:
         read.append(entry.name)
-        return real(self, entry)
+        return real(self, entry, location)
 
     monkeypatch.setattr(GitRepo, "read_tag", counting)
     _add_tag(repo, "nn#production#9", built.commits["c2"], 1_900_000_000)
