@@ -447,6 +447,12 @@ class DvcReader:
         self._commits[commit] = result
         return result
 
+    def is_project(self, commit: str) -> bool:
+        """Whether ``commit``'s root holds a DVC project (``.dvc/``, ``dvc.yaml`` or
+        ``.dvcignore``): one tree read, so a repository without DVC costs nothing more."""
+        tree = self.git.commit_tree(commit)
+        return tree is not None and self._is_project(tree)
+
     def _is_project(self, tree: str) -> bool:
         entries = self.git.tree_entries(tree) or []
         return any(name in (DVC_DIR, PROJECT_FILE, IGNORE_FILE) for name, _m, _s in entries)

@@ -29,6 +29,7 @@ from gto_dulwich.transport import is_url, redact_url
 
 if TYPE_CHECKING:
     from gto_dulwich.api import Registry
+    from gto_dulwich.dvc import DvcReader
 
 #: Repositories read at once: enough to overlap network waits, few enough for a small runner.
 MAX_WORKERS = 4
@@ -323,15 +324,22 @@ def head_annotations(state: RegistryState) -> dict[str, Annotation]:
     return found
 
 
-def with_storage(registry: Registry, record: ArtifactReport) -> ArtifactReport:
-    """The hook for where an artifact's data is stored (a DVC remote URL for a DVC-tracked
-    path, from the dvc.yaml enrichments): return ``replace(record, storage=ADDRESS)``.
-
-    Nothing knows a storage address yet, so the record is returned as it is; the artifact
-    page shows ``storage`` when it is set and ``registry.json`` always carries it.
-    """
-    del registry
-    return record
+def with_storage(
+    registry: Registry, record: ArtifactReport, annotation: Annotation | None, reader: DvcReader
+) -> ArtifactReport:
+    """The record with where its data is stored: the remote address of a DVC-tracked path at
+    HEAD (an output of a ``dvc.lock`` or a ``.dvc`` file), the string ``dvc get --show-url``
+    prints; unchanged for a path committed in git or not annotated."""
+    head = registry.state.head
+    if head is None or annotation is None or not annotation.path or not reader.is_project(head):
+        return record
+    git = registry.git
+    output, _problems = reader.output(
+        head, annotation, workdir=None if git.is_remote else git.workdir
+    )
+    if output is None or output.url is None:
+        return record  # why is `doctor`'s to say
+    return replace(record, storage=output.url)
 
 
 def _shown(source: str) -> str:
@@ -341,6 +349,7 @@ def _shown(source: str) -> str:
 def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]:
     """Read one repository (a path or a URL); a failure is the report's ``error``."""
     from gto_dulwich.api import Registry
+    from gto_dulwich.dvc import DvcReader
 
     shown = _shown(source)
     try:
@@ -349,8 +358,14 @@ def read_repo(source: str, repo: int) -> tuple[RepoReport, list[ArtifactReport]]
             annotations = head_annotations(state)
             stages = registry.stages() or []
             web = web_base(registry.git.remote_url() or (source if is_url(source) else None))
+            reader = DvcReader(registry.git, cache=False)
             artifacts = [
-                with_storage(registry, artifact_report(artifact, annotations.get(name), repo))
+                with_storage(
+                    registry,
+                    artifact_report(artifact, annotations.get(name), repo),
+                    annotations.get(name),
+                    reader,
+                )
                 for name, artifact in state.artifacts.items()
             ]
             skipped = len(registry.diagnostics)

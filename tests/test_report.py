@@ -402,3 +402,21 @@ def test_a_path_that_is_not_utf8_is_shown_not_fatal(tmp_path: Path) -> None:
     assert "repo-\\udcff" in (out / "index.html").read_text()
     data = json.loads((out / "registry.json").read_text())
     assert data["repositories"][0]["name"] == name
+
+
+def test_a_dvc_tracked_path_shows_its_storage_address(tmp_path: Path) -> None:
+    """The enrichments reach the page: a path that is a DVC output at HEAD shows the address
+    `dvc get --show-url` prints (the same string `gto describe --url` gives)."""
+    repo = tmp_path / "repo"
+    build_fixture("dvc/get_started", repo)
+    url = run_cli(["describe", "pool-segmentation", "--url", "-r", str(repo)])
+    assert url.exit_code == 0, url.stderr
+    assert url.stdout.startswith("https://remote.dvc.org/get-started-pools/files/md5/")
+    out = tmp_path / "site"
+    result = run_cli(["report", "-r", str(repo), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((out / "registry.json").read_text())
+    (pool,) = data["artifacts"]
+    assert pool["storage"] == url.stdout.strip()
+    page = (out / pool["page"]).read_text()
+    assert f'<dt>Storage</dt><dd class="mono">{url.stdout.strip()}</dd>' in page
