@@ -172,8 +172,11 @@ class Registry:
         return list(self.config.stages)
 
 
-def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = True) -> GitRepo:
-    """A path, a URL (``remote``: read through a temporary store), a ``Repo`` or a ``GitRepo``."""
+def _open_git(
+    repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = True, write: bool = False
+) -> GitRepo:
+    """A path, a URL (``remote``: read through a temporary store, or in place for a
+    ``file://`` read), a ``Repo`` or a ``GitRepo``."""
     if isinstance(repo, GitRepo):
         if repo.is_remote and not remote:
             raise GTOError(_LOCAL_ONLY)
@@ -187,6 +190,12 @@ def _open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = T
             raise GTOError(_LOCAL_ONLY)
         from gto_dulwich.mirror import RemoteRepo
 
+        if not write:
+            from gto_dulwich.inplace import InPlaceRepo
+
+            in_place = InPlaceRepo.open_url(repo)
+            if in_place is not None:
+                return in_place
         return RemoteRepo.open_url(repo)
     if isinstance(repo, (str, os.PathLike)):
         return GitRepo.open(repo)
@@ -866,7 +875,7 @@ WRITE_ATTEMPTS = 16
 def _writer(repo: RepoLike) -> tuple[GitRepo, bool]:
     if isinstance(repo, Registry):
         return repo.git, False
-    git = _open_git(repo)
+    git = _open_git(repo, write=True)
     return git, isinstance(repo, (str, os.PathLike))
 
 
