@@ -36,6 +36,7 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError
+from gto_dulwich.packindex import MAX_BYTES, add_pack
 from gto_dulwich.repo import CommitInfo, GitRepo, RefEntry
 from gto_dulwich.transport import Connection, RemoteError, connect
 
@@ -241,9 +242,14 @@ class RemoteRepo(GitRepo):
             self.bytes_received += size
             if size:
                 pack.seek(0)
-                # Still the server's bytes: a broken pack is its failure, one line.
-                added = _call(connection, lambda: store.add_thin_pack(pack.read, None))
-                self._present.update(bytes(sha) for sha in added.index)
+                ids = add_pack(store.pack_dir, pack.read()) if size <= MAX_BYTES else None
+                if ids is not None:
+                    self._present.update(ids)
+                else:
+                    pack.seek(0)
+                    # Still the server's bytes: a broken pack is its failure, one line.
+                    added = _call(connection, lambda: store.add_thin_pack(pack.read, None))
+                    self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 

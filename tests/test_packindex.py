@@ -1,0 +1,125 @@
+"""The one-pass indexer of received packs agrees with dulwich's, or declines."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+from dulwich.objects import Blob, ShaFile, Tag
+from dulwich.pack import PackData, write_pack_objects
+from dulwich.repo import Repo
+
+from gto_dulwich.packindex import add_pack, index_pack
+from tests.helpers import build_fixture
+
+
+def _tags(count: int) -> list[ShaFile]:
+    blob = Blob.from_string(b"weights\n")
+    objects: list[ShaFile] = [blob]
+    for number in range(count):
+        tag = Tag()
+        tag.name = f"rf@v0.0.{number}".encode()
+        tag.object = (Blob, blob.id)
+        tag.tagger = b"Tester <t@example.com>"
+        tag.tag_time, tag.tag_timezone = 1_700_000_000 + number, 0
+        tag.message = b"Registering artifact rf version v0.0." + str(number).encode() + b"\n"
+        objects.append(tag)
+    return objects
+
+
+def _pack(objects: list[ShaFile], *, deltify: bool) -> bytes:
+    out = io.BytesIO()
+    write_pack_objects(out, objects, DEFAULT_OBJECT_FORMAT, deltify=deltify)
+    return out.getvalue()
+
+
+def _dulwich_entries(data: bytes, tmp_path: Path) -> list[tuple[bytes, int, int]]:
+    path = tmp_path / "check.pack"
+    path.write_bytes(data)
+    with PackData(str(path), DEFAULT_OBJECT_FORMAT) as pack:
+        return [(bytes(sha), offset, crc) for sha, offset, crc in pack.sorted_entries()]
+
+
+@pytest.mark.parametrize("deltify", [False, True])
+def test_entries_equal_dulwichs(deltify: bool, tmp_path: Path) -> None:
+    data = _pack(_tags(50), deltify=deltify)
+    ours = index_pack(data)
+    assert ours is not None
+    assert sorted(ours) == _dulwich_entries(data, tmp_path)
+
+
+def test_ofs_deltas_from_git(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed: no OFS_DELTA pack to read")
+    built = build_fixture("showcase", tmp_path / "repo")
+    subprocess.run([git, "-C", str(built.path), "repack", "-adf", "-q"], check=True)
+    (pack_path,) = (built.path / ".git" / "objects" / "pack").glob("*.pack")
+    data = pack_path.read_bytes()
+    ours = index_pack(data)
+    assert ours is not None
+    assert sorted(ours) == _dulwich_entries(data, tmp_path)
+
+
+def test_added_pack_is_read_by_dulwich(tmp_path: Path) -> None:
+    objects = _tags(20)
+    repo = Repo.init_bare(str(tmp_path / "store.git"), mkdir=True)
+    ids = add_pack(repo.object_store.pack_dir, _pack(objects, deltify=True))
+    assert ids is not None
+    assert sorted(ids) == sorted(obj.id for obj in objects)
+    for obj in objects:
+        assert repo.object_store[obj.id].as_raw_string() == obj.as_raw_string()
+    repo.close()
+
+
+def _rehash(body: bytes) -> bytes:
+    return body + hashlib.sha1(body).digest()
+
+
+def test_damage_is_declined(tmp_path: Path) -> None:
+    data = _pack(_tags(10), deltify=False)
+    assert index_pack(data[:-1]) is None  # truncated
+    middle = len(data) // 2
+    flipped = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+    assert index_pack(flipped) is None  # checksum
+    # A corrupt stream under a valid checksum: declined, dulwich's to report.
+    assert index_pack(_rehash(flipped[:-20])) is None
+    assert index_pack(b"") is None
+    assert index_pack(_rehash(b"PACK" + (4).to_bytes(4, "big") + (0).to_bytes(4, "big"))) is None
+
+
+def test_thin_pack_is_declined() -> None:
+    delta = b"\x05\x05\x90\x05"  # copy 5 bytes of a 5-byte base
+    entry = bytes([0x70 | len(delta)]) + b"\x11" * 20 + zlib.compress(delta)
+    body = b"PACK" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry
+    assert index_pack(_rehash(body)) is None
+
+
+def test_a_size_that_lies_is_declined() -> None:
+    content = b"hello"
+    entry = bytes([0x30 | (len(content) + 1)]) + zlib.compress(content)  # says 6, holds 5
+    body = b"PACK" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + entry
+    assert index_pack(_rehash(body)) is None
+    good = bytes([0x30 | len(content)]) + zlib.compress(content)
+    assert index_pack(_rehash(body[:12] + good)) is not None
+
+
+def test_ref_delta_with_its_base_in_the_pack(tmp_path: Path) -> None:
+    base = bytes([0x30 | 5]) + zlib.compress(b"hello")
+    delta = b"\x05\x06\x90\x05\x01!"  # copy the 5 bytes of the base, add "!"
+    blob_id = Blob.from_string(b"hello").id
+    entry = bytes([0x70 | len(delta)]) + bytes.fromhex(blob_id.decode()) + zlib.compress(delta)
+    data = _rehash(b"PACK" + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + base + entry)
+    ours = index_pack(data)
+    assert ours is not None
+    assert sorted(ours) == _dulwich_entries(data, tmp_path)
+    assert {sha.hex() for sha, _o, _c in ours} == {
+        blob_id.decode(),
+        Blob.from_string(b"hello!").id.decode(),
+    }
