@@ -8,8 +8,12 @@ GitHub and GitLab do; dulwich's servers ignore filters).  For each: our whole
 ``gto show --json -r URL`` process (median of N after a warm-up), the bytes of
 pack data it received, and a full bare clone with dulwich and with git.
 
-Usage: ``python bench/remote.py [--tags 4000] [--runs 5]``; writes
-``bench/RESULTS-remote.md``.
+Then, at ``--big-tags`` (25,000): ``file://`` read in place against the local
+read of the same repository, and ``git daemon`` against ``git clone --bare
+--filter=tree:0`` from the same server (issue #16's targets).
+
+Usage: ``python bench/remote.py [--tags 4000] [--runs 5] [--big-tags 25000]``;
+writes ``bench/RESULTS-remote.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import shutil
 import socket
 import subprocess
@@ -37,10 +42,11 @@ The generated registry is almost all tag objects (its commits hold a few bytes o
 so a clone carries hardly more than the tags and the byte counts are about equal; on a
 repository with real files and history a clone grows with them, while a remote read still
 fetches only tags, commits and two small files (see the git-daemon test in
-`tests/test_remote_read.py`: no tree or blob but the file read). Times: over `file://` and
-dulwich's HTTP server most of our time is dulwich's Python server answering (in our own
-process for `file://`); against git's own server, ours is the client alone: listing refs,
-one fetch of the tag objects and indexing them in Python. A C `git clone --bare` is faster
+`tests/test_remote_read.py`: no tree or blob but the file read). Times: `file://` is read
+in place (no server, nothing fetched: `gto_dulwich/inplace.py`); over dulwich's HTTP server
+most of our time is dulwich's Python server answering; against git's own server, ours is the
+client alone: listing refs, one fetch of the tag objects, indexing them in one pass
+(`gto_dulwich/packindex.py`) and the read itself. A C `git clone --bare` is faster
 still, but needs git; the git-less alternative, dulwich's `porcelain.clone`, writes every
 ref as a loose file with an fsync and is 20× slower than our read.
 """
@@ -75,6 +81,35 @@ def _server(argv: Sequence[str], port: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def git_daemon(repo: Path, scratch: Path) -> Iterator[str | None]:
+    """A copy of ``repo`` served by ``git daemon`` with filters on; None without git."""
+    git = shutil.which("git")
+    if not git:
+        yield None
+        return
+    served = scratch / f"daemon-{_free_port()}" / "registry.git"
+    served.parent.mkdir()
+    shutil.copytree(repo / ".git" if (repo / ".git").is_dir() else repo, served)
+    for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+        subprocess.run([git, "-C", str(served), "config", key, "true"], check=True)
+    port = _free_port()
+    with _server(
+        [
+            git,
+            "daemon",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={served.parent}",
+            "--export-all",
+            "--reuseaddr",
+            str(served.parent),
+        ],
+        port,
+    ):
+        yield f"git://127.0.0.1:{port}/registry.git"
+
+
+@contextlib.contextmanager
 def servers(repo: Path, scratch: Path) -> Iterator[dict[str, str]]:
     """name -> URL of the same repository served each way available."""
     urls = {"file://": repo.as_uri()}
@@ -96,30 +131,9 @@ def servers(repo: Path, scratch: Path) -> Iterator[dict[str, str]]:
             )
         )
         urls["dulwich http"] = f"http://127.0.0.1:{http}/"
-        git = shutil.which("git")
-        if git:
-            served = scratch / "daemon" / "registry.git"
-            served.parent.mkdir()
-            shutil.copytree(repo / ".git" if (repo / ".git").is_dir() else repo, served)
-            for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
-                subprocess.run([git, "-C", str(served), "config", key, "true"], check=True)
-            port = _free_port()
-            stack.enter_context(
-                _server(
-                    [
-                        git,
-                        "daemon",
-                        "--listen=127.0.0.1",
-                        f"--port={port}",
-                        f"--base-path={served.parent}",
-                        "--export-all",
-                        "--reuseaddr",
-                        str(served.parent),
-                    ],
-                    port,
-                )
-            )
-            urls["git daemon (filters on)"] = f"git://127.0.0.1:{port}/registry.git"
+        daemon = stack.enter_context(git_daemon(repo, scratch))
+        if daemon:
+            urls["git daemon (filters on)"] = daemon
         yield urls
 
 
@@ -128,6 +142,8 @@ def received_by_show(url: str) -> tuple[int, int]:
     from gto_dulwich import api
     from gto_dulwich.mirror import RemoteRepo
 
+    if url.startswith("file:"):
+        return 0, 0  # read in place (gto_dulwich.inplace): nothing is fetched
     with RemoteRepo.open_url(url) as remote:
         api.show(api.Registry.open(remote))
         return remote.bytes_received, remote.fetches
@@ -211,7 +227,7 @@ def run(tags: int, runs: int) -> str:
                 )
     lines += [
         "",
-        "dulwich's servers and `file://` ignore object filters, so there the first fetch also",
+        "dulwich's servers ignore object filters, so there the first fetch also",
         "carries the trees and blobs of every tagged commit (still only depth 1, never history).",
         "A real git server (the git-daemon row; GitHub and GitLab likewise) sends only tag",
         "objects and commits, then HEAD's trees and the two files the registry reads.",
@@ -220,12 +236,90 @@ def run(tags: int, runs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def in_place_table(tags: int, runs: int) -> list[str]:
+    """``file://`` read in place against the local read of the same repository."""
+    repo = repository(tags)
+    gto = str(Path(sys.executable).parent / "gto")
+    with tempfile.TemporaryDirectory(prefix="gto-bench-inplace-") as tmp:
+        scratch = Path(tmp)
+        rows = {
+            "local `show --json -r PATH` (caches warm)": measure(
+                [gto, "show", "--json", "-r", str(repo)], scratch, runs
+            ),
+            "local `--no-cache show --json -r PATH`": measure(
+                [gto, "--no-cache", "show", "--json", "-r", str(repo)], scratch, runs
+            ),
+        }
+        ours = measure([gto, "show", "--json", "-r", repo.as_uri()], scratch, runs)
+    lines = [
+        "",
+        f"## `file://` read in place vs the local read ({tags:,} tags)",
+        "",
+        "| read | time | `show --json -r file://PATH` / it |",
+        "|---|---|---|",
+        f"| `show --json -r file://PATH` (in place, no cache) | {ours.cell()} | 1.00 |",
+    ]
+    for name, timing in rows.items():
+        lines.append(f"| {name} | {timing.cell()} | {ours.median / timing.median:.2f} |")
+    lines += [
+        "",
+        "A URL read writes nothing into the repository it reads (it may be someone else's),",
+        "so it uses no cache, as `--no-cache`: its baseline is the uncached local read.",
+    ]
+    return lines
+
+
+def daemon_table(tags: int, runs: int) -> list[str]:
+    """``show --json -r git://`` against ``git clone --bare --filter=tree:0``, same server."""
+    title = f"## git daemon (filters on), {tags:,} tags: ours vs `git clone --bare --filter=tree:0`"
+    if not shutil.which("git"):
+        return ["", title, "", "Skipped: git is not installed."]
+    repo = repository(tags)
+    gto = str(Path(sys.executable).parent / "gto")
+    with tempfile.TemporaryDirectory(prefix="gto-bench-daemon-") as tmp:
+        scratch = Path(tmp)
+        dest = scratch / "clone"
+        with git_daemon(repo, scratch) as url:
+            assert url is not None
+            ours = measure([gto, "show", "--json", "-r", url], scratch, runs)
+            clone = measure(
+                ["git", "clone", "--bare", "-q", "--filter=tree:0", url, str(dest)],
+                scratch,
+                runs,
+                before=lambda _i: shutil.rmtree(dest, ignore_errors=True),
+            )
+            received, fetches = received_by_show(url)
+        size = pack_bytes(dest)
+    return [
+        "",
+        title,
+        "",
+        "| command | time | received | ours / clone |",
+        "|---|---|---|---|",
+        f"| `gto show --json -r git://…` | {ours.cell()} | {_mb(received)} in {fetches} "
+        f"fetch(es) | {ours.median / clone.median:.2f} |",
+        f"| `git clone --bare --filter=tree:0 git://…` | {clone.cell()} | {_mb(size)} | 1.00 |",
+    ]
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tags", type=int, default=4000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--big-tags", type=int, default=25_000)
     args = parser.parse_args(argv)
-    table = run(args.tags, args.runs)
+    started = _load()
+    big = [
+        *in_place_table(args.big_tags, args.runs),
+        *daemon_table(args.big_tags, args.runs),
+    ]
+    table = run(args.tags, args.runs) + "\n".join(big) + "\n"
+    table += f"\nMachine: {started} at the start, {_load()} at the end.\n"
     RESULTS.write_text(table)
     print(table)
     return 0
