@@ -137,6 +137,19 @@ def servers(repo: Path, scratch: Path) -> Iterator[dict[str, str]]:
         yield urls
 
 
+def received_in_child(url: str) -> tuple[int, int]:
+    """:func:`received_by_show` in a child: a fork inherits this process's peak RSS, so a
+    read done here would show up in the RSS of every command measured after it."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from remote import received_by_show; "
+        "print(*received_by_show(sys.argv[2]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), url], check=True, capture_output=True, text=True
+    ).stdout.split()
+    return int(out[0]), int(out[1])
+
+
 def received_by_show(url: str) -> tuple[int, int]:
     """Bytes of pack data and number of fetches one ``show`` read of ``url`` takes."""
     from gto_dulwich import api
@@ -195,7 +208,7 @@ def run(tags: int, runs: int) -> str:
                 ours = measure([gto, "show", "--json", "-r", url], scratch, runs)
                 if ours.exit_code:
                     raise RuntimeError(f"gto show -r {url} failed")
-                received, fetches = received_by_show(url)
+                received, fetches = received_in_child(url)
                 dest = scratch / "clone"
                 dulwich_clone = measure(
                     [
@@ -293,7 +306,7 @@ def daemon_table(tags: int, runs: int) -> list[str]:
                 runs,
                 before=lambda _i: shutil.rmtree(dest, ignore_errors=True),
             )
-            received, fetches = received_by_show(url)
+            received, fetches = received_in_child(url)
         size = pack_bytes(dest)
     return [
         "",
