@@ -30,9 +30,11 @@ from dulwich.pack import write_pack_index_v2
 from gto_dulwich.packscan import _patch
 
 #: Larger packs (a ``get`` of big files) are left to dulwich, which streams them.
-MAX_BYTES = 64 << 20
-#: Resolved objects kept in memory for deltas, at most (a registry's are tiny).
-_MAX_INFLATED = 256 << 20
+MAX_BYTES = 32 << 20
+#: Every object is kept in memory as a possible delta base: a registry's are tiny
+#: (tags, commits, trees); a pack holding a larger one, or more in all, goes to dulwich.
+_MAX_OBJECT = 1 << 20
+_MAX_INFLATED = 64 << 20
 
 _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
@@ -72,6 +74,8 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
             pos += 1
             size |= (byte & 0x7F) << shift
             shift += 7
+        if size > _MAX_OBJECT:
+            return None
         base: tuple[int, bytes] | None = None
         if type_num == _OFS_DELTA:
             if pos >= end:

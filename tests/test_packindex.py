@@ -123,3 +123,9 @@ def test_ref_delta_with_its_base_in_the_pack(tmp_path: Path) -> None:
         blob_id.decode(),
         Blob.from_string(b"hello!").id.decode(),
     }
+
+
+def test_a_large_object_is_left_to_dulwich() -> None:
+    """A pack of big files (``get``) is streamed by dulwich, never held in memory here."""
+    data = _pack([Blob.from_string(b"x" * (2 << 20))], deltify=False)
+    assert index_pack(data) is None
