@@ -20,6 +20,7 @@ from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
 from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
+from gto_dulwich.facts import RefEntry
 from gto_dulwich.grammar import Shortcut, TagName, artifact_prefixes, encode_name, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
 from gto_dulwich.queries import (
@@ -34,7 +35,7 @@ from gto_dulwich.queries import (
 )
 from gto_dulwich.queries import history as _history
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
-from gto_dulwich.repo import GitRepo, RefEntry
+from gto_dulwich.repo import GitRepo
 from gto_dulwich.transport import is_url
 from gto_dulwich.yamlsafe import max_bytes, too_large
 

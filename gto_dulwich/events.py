@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from gto_dulwich.errors import TagSyntaxError
+from gto_dulwich.facts import RefEntry, TagFact
 from gto_dulwich.grammar import Action, TagName, parse_tag
-from gto_dulwich.repo import RefEntry, TagFact
 
 
 class EventKind(enum.StrEnum):

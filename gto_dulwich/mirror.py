@@ -36,7 +36,8 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError
-from gto_dulwich.repo import CommitInfo, GitRepo, RefEntry
+from gto_dulwich.facts import CommitInfo, RefEntry
+from gto_dulwich.repo import GitRepo
 from gto_dulwich.transport import Connection, RemoteError, connect
 
 if TYPE_CHECKING:

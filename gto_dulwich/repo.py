@@ -20,9 +20,8 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from dulwich.errors import (
     ApplyDeltaError,
@@ -34,6 +33,7 @@ from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
+from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TAGS_PREFIX = b"refs/tags/"
 _HEX = frozenset(b"0123456789abcdef")
 _TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 # A signature that git appends to a tag message (it starts a line).
@@ -65,63 +64,6 @@ _UNREADABLE = (
     OverflowError,
     struct.error,
 )
-
-TagKind = Literal["annotated", "lightweight", "missing", "broken"]
-
-
-@dataclass(frozen=True, slots=True)
-class RefEntry:
-    """One ``refs/tags/*`` ref: where it points and, when git recorded it, the peeled commit."""
-
-    name: str
-    sha: str
-    peeled: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TagFact:
-    """What git holds for one tag ref, uninterpreted.
-
-    ``kind`` is ``annotated`` for a tag object (then the tagger fields are set),
-    ``lightweight`` when the ref names a commit directly, ``missing`` when the
-    object it names is absent, and ``broken`` when the object cannot be read as
-    a tag (``problem`` says why).  ``target`` is the commit the tag finally
-    points to, following tags of tags.
-    """
-
-    ref: str
-    sha: str
-    kind: TagKind
-    target: str | None = None
-    target_type: str | None = None
-    tag_name: str | None = None
-    tagger_name: str | None = None
-    tagger_email: str | None = None
-    time: int | None = None
-    tz_offset: int | None = None
-    message: str | None = None
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
-    sha: str
-    time: int
-    tz_offset: int
-    author_name: str
-    author_email: str
-    committer_name: str
-    committer_email: str
-    message: str
-
-
-def ref_entry(ref: bytes, sha: bytes, peeled: bytes | None) -> RefEntry:
-    """The :class:`RefEntry` of ``refs/tags/<name>``."""
-    return RefEntry(
-        _text(ref[len(TAGS_PREFIX) :]),
-        sha.decode("ascii"),
-        peeled.decode("ascii") if peeled else None,
-    )
 
 
 class RepoError(GTOError):

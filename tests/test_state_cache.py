@@ -14,7 +14,8 @@ from dulwich.repo import Repo
 
 from gto_dulwich import api, statecache
 from gto_dulwich.config import Config
-from gto_dulwich.repo import GitRepo, RefEntry, TagFact
+from gto_dulwich.facts import RefEntry, TagFact
+from gto_dulwich.repo import GitRepo
 from tests.helpers import FIXTURES, build_fixture, run_cli, run_process
 
 COMMANDS = [
