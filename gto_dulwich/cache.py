@@ -52,21 +52,11 @@ def write_atomically(path: Path, data: bytes) -> bool:
     Readers see the old file or the new one, never a part.  A read-only
     repository just goes without a cache.
     """
-    import tempfile
+    from gto_dulwich.locks import replace_file
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        replace_file(path, data, durable=False)  # a lost cache is only rebuilt
     except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
         return False
     return True
 

@@ -17,7 +17,6 @@ import contextlib
 import os
 import re
 import struct
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,8 +31,16 @@ from dulwich.errors import (
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.repo import Repo
 
-from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
+from gto_dulwich.errors import (
+    CannotWrite,
+    GTOError,
+    NotARepository,
+    RefBusy,
+    RefLocked,
+    UnknownRevision,
+)
 from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
+from gto_dulwich.locks import patiently, try_lock
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -728,14 +735,7 @@ class GitRepo:
             raise conflict from None
         except OSError as exc:
             raise CannotWrite(exc) from None
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            raise RefBusy(str(lock)) from None
-        except (NotADirectoryError, IsADirectoryError):
-            raise conflict from None
-        except OSError as exc:  # read-only, or a name too long for the file system
-            raise CannotWrite(exc) from None
+        fd = try_lock(lock, 0o666, on_error=lambda exc: _conflict_or_cannot_write(exc, conflict))
         done = False
         try:
             if path.is_dir():
@@ -777,14 +777,7 @@ class GitRepo:
 
     def add_tag_ref(self, ref: bytes, sha: bytes) -> bool:
         """Create ``ref`` (a full ``refs/tags/...`` name) at ``sha`` unless it exists."""
-        deadline = time.monotonic() + 10.0
-        while True:
-            try:
-                return self._claim_ref(ref, sha)
-            except RefBusy:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+        return patiently(lambda: self._claim_ref(ref, sha), lambda busy: RefLocked(str(busy)))
 
     def move_tag_ref(self, ref: bytes, old: bytes, new: bytes) -> bool:
         """Point ``ref`` at ``new`` only if it still points at ``old``."""
@@ -942,26 +935,12 @@ class TagNotFound(GTOError):
         self.tag = tag
 
 
-class CannotWrite(GTOError):
-    """The file system refused a write (read-only repository, full disk, name too long)."""
-
-    def __init__(self, exc: OSError) -> None:
-        where = f" ({os.fsdecode(exc.filename)})" if exc.filename else ""
-        super().__init__(f"Cannot write to the repository: {exc.strerror or exc}{where}")
-
-
-class RefBusy(Exception):
-    """Another writer holds a ref's lock right now (internal: writers retry)."""
-
-
-class RefLocked(GTOError):
-    """Another writer holds git's lock on a ref for longer than we are willing to wait."""
-
-    def __init__(self, lock: str) -> None:
-        super().__init__(
-            f"'{lock}' is locked by another process; if no git or gto is running, remove it"
-        )
-        self.lock = lock
+def _conflict_or_cannot_write(exc: OSError, conflict: GTOError) -> GTOError:
+    """A lock that cannot be made because a tag's name runs into another's is a name
+    conflict; any other refusal (read-only, a name too long) is the file system's."""
+    if isinstance(exc, (NotADirectoryError, IsADirectoryError)):
+        return conflict
+    return CannotWrite(exc)
 
 
 def _lock_name(exc: Exception) -> str:
