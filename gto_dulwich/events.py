@@ -45,7 +45,8 @@ _ADDITIONS = {
     EventKind.REGISTRATION,
     EventKind.ASSIGNMENT,
 }
-_KIND_OF_ACTION = {
+# The event each tag action makes (the planner names its steps by the same map).
+KIND_OF_ACTION = {
     Action.REGISTER: EventKind.REGISTRATION,
     Action.DEREGISTER: EventKind.DEREGISTRATION,
     Action.ASSIGN: EventKind.ASSIGNMENT,
@@ -218,7 +219,7 @@ def event_from_fact(fact: TagFact, parsed: TagName) -> Event | Diagnostic:
         return Diagnostic(fact.ref, f"tagger {problem}; tag skipped")
     # Positional: this runs once per tag, and keywords cost a fifth of it.
     return Event(
-        _KIND_OF_ACTION[parsed.action],
+        KIND_OF_ACTION[parsed.action],
         parsed.name,
         fact.tag_name or fact.ref,
         fact.target,
