@@ -33,13 +33,10 @@ GTO_COMPAT = "1.10.1"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def emojis_enabled() -> bool:
-    value = os.environ.get("GTO_EMOJIS", "true").strip().lower()
-    return value not in ("0", "false", "no", "off", "f", "n")
-
-
 def _marker(emoji: str) -> str:
-    return emoji if emojis_enabled() else ""
+    from gto_dulwich.settings import emojis
+
+    return emoji if emojis() else ""
 
 
 def echo(text: str = "") -> None:
@@ -147,9 +144,10 @@ def cli(
 
     Compatible with GTO 1.10.1: same tags, commands, options and JSON.
     """
-    from gto_dulwich.cache import switch_off
+    from gto_dulwich.settings import no_caches
 
-    switch_off(no_cache)
+    if no_cache:  # for this invocation only: the context closes when the command ends
+        ctx.with_resource(no_caches())
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     if show_version:
@@ -584,7 +582,6 @@ def check_ref(
     Without REF, the tag that triggered the CI job: GITHUB_REF (GitHub Actions)
     or CI_COMMIT_TAG (GitLab CI).
     """
-    import os
 
     from gto_dulwich import api, ci, render
     from gto_dulwich.transport import is_url

@@ -24,28 +24,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from gto_dulwich.errors import CannotWrite, RefBusy
+from gto_dulwich.settings import lock_timeout
 
 T = TypeVar("T")
-
-# How long a writer keeps retrying while other writers hold a lock.
-LOCK_PATIENCE_SECONDS = 10.0
-LOCK_PATIENCE_ENV = "GTO_DULWICH_LOCK_TIMEOUT"
-
-
-def lock_patience() -> float:
-    """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
-    from gto_dulwich.settings import seconds
-
-    return seconds(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS, allow_zero=True)
 
 
 def patiently(
     attempt: Callable[[], T], give_up: Callable[[RefBusy], Exception], patience: float | None = None
 ) -> T:
     """``attempt()`` until it stops raising :class:`RefBusy` (another writer holds a lock),
-    waiting up to ``patience`` seconds (default: :func:`lock_patience`), then
+    waiting up to ``patience`` seconds (default: ``GTO_DULWICH_LOCK_TIMEOUT``), then
     ``give_up(busy)`` is raised."""
-    deadline = time.monotonic() + (lock_patience() if patience is None else patience)
+    deadline = time.monotonic() + (lock_timeout() if patience is None else patience)
     while True:
         try:
             return attempt()
