@@ -85,7 +85,7 @@ REGISTRIES = st.lists(tag_facts(), min_size=1, max_size=25).map(_unique)
 
 
 def _state(facts: Sequence[tuple[TagFact, TagName]]) -> RegistryState:
-    """What ``api._read_state`` does with the facts, minus git (no commit enrichment)."""
+    """What ``registry.read_state`` does with the facts, minus git (no commit enrichment)."""
     return reduce(build_event_log(facts), head=None, commits=None)
 
 
