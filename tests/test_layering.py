@@ -8,8 +8,10 @@ hide a stray import here) and ``sys.modules`` is inspected afterwards.  Adding, 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +60,17 @@ def test_core_module_loads_no_edge_library(module: str) -> None:
 def test_the_probe_sees_an_edge_library() -> None:
     # The check itself works: the dulwich adapter does load dulwich.
     assert any(name.startswith("dulwich") for name in loaded_edges("repo"))
+
+
+def test_the_readme_module_table_lists_every_module_and_only_those() -> None:
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| module | role |") :]
+    table = table[: table.index("\n\n")]
+    listed = set(
+        re.findall(
+            r"`([a-z_]+\.py)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:])
+        )
+    )
+    modules = {path.name for path in (root / "gto_dulwich").glob("*.py")}
+    assert listed == modules
