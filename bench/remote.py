@@ -126,7 +126,7 @@ def servers(repo: Path, scratch: Path) -> Iterator[dict[str, str]]:
 def received_by_show(url: str) -> tuple[int, int]:
     """Bytes of pack data and number of fetches one ``show`` read of ``url`` takes."""
     from gto_dulwich import api
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
 
     with RemoteRepo.open_url(url) as remote:
         api.show(api.Registry.open(remote))

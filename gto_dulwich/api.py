@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from gto_dulwich.dvc import DvcOutput, Problem
     from gto_dulwich.get import GetResult, Progress
     from gto_dulwich.plan import Bump, Step
-    from gto_dulwich.remote import FetchResult
+    from gto_dulwich.remote.push import FetchResult
     from gto_dulwich.write import Reporter
 
 # -- show ---------------------------------------------------------------------
@@ -312,7 +312,7 @@ def fetch_tags(
     With ``ref`` only the tags of its artifact are fetched (what ``check-ref``
     needs); lightweight local tags are replaced by the remote's annotated ones.
     """
-    from gto_dulwich.remote import fetch_tags as _fetch
+    from gto_dulwich.remote.push import fetch_tags as _fetch
 
     artifact = artifact_of_ref(ref) if ref else None
     prefixes = artifact_prefixes(artifact) if artifact else None
@@ -543,7 +543,7 @@ def _run_write(
     """
     from gto_dulwich.identity import resolve_tagger
     from gto_dulwich.plan import NewTag, check_free
-    from gto_dulwich.remote import LostRace
+    from gto_dulwich.remote.push import LostRace
     from gto_dulwich.repo import TagExists
     from gto_dulwich.write import execute
 

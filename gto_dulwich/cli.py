@@ -94,7 +94,7 @@ class GTOGroup(click.Group):
                 formatter.write_dl(rest)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from gto_dulwich.netguard import command as network_deadline
+        from gto_dulwich.remote.guard import command as network_deadline
 
         traceback = bool(ctx.params.get("traceback"))
         try:
@@ -584,7 +584,7 @@ def check_ref(
     """
 
     from gto_dulwich import api, ci, render
-    from gto_dulwich.transport import is_url
+    from gto_dulwich.remote.connection import is_url
 
     _only_one(
         {
@@ -969,7 +969,7 @@ def _printer(push: bool, repo: str) -> Reporter:
     """
     import shlex
 
-    from gto_dulwich.transport import is_url
+    from gto_dulwich.remote.connection import is_url
 
     push = push or is_url(repo)
 

@@ -24,8 +24,8 @@ from gto_dulwich.facts import RefEntry
 from gto_dulwich.grammar import TagName, artifact_prefixes, encode_name
 from gto_dulwich.queries import used_stages
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, reduce
+from gto_dulwich.remote.connection import is_url
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.transport import is_url
 from gto_dulwich.yamlsafe import max_bytes, too_large
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def open_git(repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = Tr
         check_host(repo)
         if not remote:
             raise GTOError(LOCAL_ONLY)
-        from gto_dulwich.mirror import RemoteRepo
+        from gto_dulwich.remote.reader import RemoteRepo
 
         return RemoteRepo.open_url(repo)
     if isinstance(repo, (str, os.PathLike)):

@@ -154,7 +154,7 @@ class GitRepo:
     passed in.
     """
 
-    #: True for a remote read through a temporary store (see :mod:`gto_dulwich.mirror`).
+    #: True for a remote read through a temporary store (see :mod:`gto_dulwich.remote.reader`).
     is_remote = False
     #: Read packed tag objects straight from the packs (:mod:`gto_dulwich.packscan`).
     scan_packs = True

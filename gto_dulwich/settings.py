@@ -137,7 +137,7 @@ def check_host(location: str, *, remote: str | None = None) -> None:
     authority = match.group(1)
     host = authority.rpartition("@")[2]
     if authority.startswith("-") or host.startswith("-"):
-        from gto_dulwich.transport import redact_url
+        from gto_dulwich.remote.connection import redact_url
 
         what = f"the URL of remote '{remote}'" if remote else "repository URL"
         error = BadLocation(

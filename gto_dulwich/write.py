@@ -179,7 +179,7 @@ def execute(
 
     Through a URL (a temporary store) nothing exists until the push lands: the
     changes are reported only then, and a tag another writer made on the remote
-    first raises :class:`~gto_dulwich.remote.LostRace` (the caller re-plans).
+    first raises :class:`~gto_dulwich.remote.push.LostRace` (the caller re-plans).
     """
     events: list[Event] = []
     created: list[str] = []
@@ -201,7 +201,7 @@ def execute(
             created.append(event.tag)
             note(Change("created", event.tag, step))
     if push and (created or deleted):
-        from gto_dulwich.remote import LostRace, push_tags
+        from gto_dulwich.remote.push import LostRace, push_tags
 
         pushing = [
             Change("pushing", tag, deleted_tags=tuple(deleted)) for tag in (*created, *deleted)

@@ -410,7 +410,7 @@ def test_a_filtering_server_sends_only_the_needed_blobs(built: Built, tmp_path: 
     from dulwich.objects import Blob as DulwichBlob
     from dulwich.objects import Commit as DulwichCommit
 
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
     from tests.test_remote_read import git_daemon
 
     served = tmp_path / "srv" / "repo.git"

@@ -67,10 +67,8 @@ def test_the_readme_module_table_lists_every_module_and_only_those() -> None:
     text = (root / "README.md").read_text(encoding="utf-8")
     table = text[text.index("| module | role |") :]
     table = table[: table.index("\n\n")]
-    listed = set(
-        re.findall(
-            r"`([a-z_]+\.py)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:])
-        )
-    )
-    modules = {path.name for path in (root / "gto_dulwich").glob("*.py")}
+    first_column = "\n".join(line.split("|")[1] for line in table.splitlines()[2:])
+    listed = set(re.findall(r"`([a-z_/]+\.py)`", first_column))
+    package = root / "gto_dulwich"
+    modules = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
     assert listed == modules

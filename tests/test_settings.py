@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gto_dulwich"
 def test_every_variable_the_package_names_is_in_the_one_table() -> None:
     named = {
         name
-        for source in PACKAGE.glob("*.py")
+        for source in PACKAGE.rglob("*.py")
         for name in re.findall(r"\bGTO_DULWICH_[A-Z_]+\b", source.read_text(encoding="utf-8"))
     }
     assert named - set(settings.VARIABLES) == set()

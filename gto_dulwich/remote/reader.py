@@ -20,7 +20,7 @@ store is removed when the repository is closed; credentials never touch it.
 
 Everything else is :class:`~gto_dulwich.repo.GitRepo`'s: the registry reads a
 remote exactly as it reads a local repository, and a write creates the tag in
-the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
+the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote.push`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError
 from gto_dulwich.facts import CommitInfo, RefEntry
+from gto_dulwich.remote.connection import Connection, RemoteError, connect
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.transport import Connection, RemoteError, connect
 
 if TYPE_CHECKING:
     from dulwich.client import FetchPackResult
