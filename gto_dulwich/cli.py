@@ -172,6 +172,44 @@ def repo_option(func: F) -> F:
     )(func)
 
 
+# Options several commands share: declared once, each command's own help where it differs.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+plain_option = click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+message_option = click.option(
+    "-m", "--message", default=None, help="Message to annotate the git tag with."
+)
+
+
+def simple_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--simple", type=SIMPLE_CHOICE, default="auto", show_default=True, help=help
+    )
+
+
+def av_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--av",
+        "--assignments-per-version",
+        "av",
+        type=int,
+        default=-1,
+        show_default=True,
+        help=help,
+    )
+
+
+def vs_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--vs", "--versions-per-stage", "vs", type=int, default=1, show_default=True, help=help
+    )
+
+
+def sort_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--sort", type=SORT_CHOICE, default="timestamp", show_default=True, help=help
+    )
+
+
 def _report_diagnostics(registry: Any) -> None:
     ctx = click.get_current_context()
     if not (ctx.obj or {}).get("verbose"):
@@ -197,8 +235,8 @@ SORT_CHOICE = click.Choice(["timestamp", "semver"])
 @cli.command()
 @click.argument("name", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
-@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@json_option
+@plain_option
 @click.option("--name", "name_only", is_flag=True, help="Show only artifact names.")
 @click.option("--version", "version_only", is_flag=True, help="Show only versions.")
 @click.option("--stage", "stage_only", is_flag=True, help="Show only stages.")
@@ -211,31 +249,9 @@ SORT_CHOICE = click.Choice(["timestamp", "semver"])
     help="Show only registered versions.",
 )
 @click.option("-d", "--deprecated", is_flag=True, help="Include deprecated artifacts.")
-@click.option(
-    "--av",
-    "--assignments-per-version",
-    "av",
-    type=int,
-    default=-1,
-    show_default=True,
-    help="Show N oldest stages for each version; -1 for all.",
-)
-@click.option(
-    "--vs",
-    "--versions-per-stage",
-    "vs",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Show N versions for each stage; -1 for all.",
-)
-@click.option(
-    "--sort",
-    type=SORT_CHOICE,
-    default="timestamp",
-    show_default=True,
-    help="Which version holds a stage: the last assigned, or the highest.",
-)
+@av_option("Show N oldest stages for each version; -1 for all.")
+@vs_option("Show N versions for each stage; -1 for all.")
+@sort_option("Which version holds a stage: the last assigned, or the highest.")
 @click.option(
     "--commit",
     "commit_rev",
@@ -464,8 +480,8 @@ def _show_artifact(
 @cli.command()
 @click.argument("name", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
-@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@json_option
+@plain_option
 @click.option("--asc", "--ascending", "ascending", is_flag=True, help="Show oldest events first.")
 def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: bool) -> None:
     """Show the history of events (registrations, assignments...), newest first.
@@ -531,7 +547,7 @@ def event_sentence(event: Event) -> str:
 @cli.command("check-ref")
 @click.argument("ref", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@json_option
 @click.option("--name", "name_only", is_flag=True, help="Show artifact name.")
 @click.option("--version", "version_only", is_flag=True, help="Output artifact version.")
 @click.option("--event", "event_only", is_flag=True, help="Show event.")
@@ -724,7 +740,7 @@ def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
 @repo_option
 @click.option("--allowed", is_flag=True, help="Show stages allowed in the config.")
 @click.option("--used", is_flag=True, help="Show stages currently held by some version.")
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@json_option
 def stages(repo: str, allowed: bool, used: bool, as_json: bool) -> None:
     """Print the list of stages: allowed by config, else in use."""
     from gto_dulwich import api, render
@@ -822,34 +838,12 @@ def latest(name: str, repo: str, ref_only: bool, registered_only: bool) -> None:
 @click.argument("stage")
 @repo_option
 @click.option("--ref", "ref_only", is_flag=True, help="Print the git tag instead of the version.")
-@click.option(
-    "--av",
-    "--assignments-per-version",
-    "av",
-    type=int,
-    default=-1,
-    show_default=True,
-    help="Consider N oldest stages of each version; -1 for all.",
-)
-@click.option(
-    "--vs",
-    "--versions-per-stage",
-    "vs",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Print N versions; -1 for all.",
-)
+@av_option("Consider N oldest stages of each version; -1 for all.")
+@vs_option("Print N versions; -1 for all.")
 @click.option(
     "--ro", "--registered-only", "registered_only", is_flag=True, help="Only registered versions."
 )
-@click.option(
-    "--sort",
-    type=SORT_CHOICE,
-    default="timestamp",
-    show_default=True,
-    help="Which version holds the stage: the last assigned, or the highest.",
-)
+@sort_option("Which version holds the stage: the last assigned, or the highest.")
 def which(
     name: str,
     stage: str,
@@ -1019,14 +1013,8 @@ def author_options(func: F) -> F:
     default=None,
     help="Version name in SemVer format, e.g. v1.0.0.",
 )
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form (NAME@VERSION) or the counter form (NAME@VERSION#N).",
-)
+@message_option
+@simple_option("Use the simple tag form (NAME@VERSION) or the counter form (NAME@VERSION#N).")
 @click.option("--force", is_flag=True, help="Register even if the commit already has a version.")
 @click.option("--bump-major", is_flag=True, help="Bump the major part of the latest version.")
 @click.option("--bump-minor", is_flag=True, help="Bump the minor part of the latest version.")
@@ -1080,14 +1068,8 @@ def register(
     "existing version to assign.",
 )
 @click.option("--stage", required=True, help="Stage to assign.")
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form (NAME#STAGE) or the counter form (NAME#STAGE#N).",
-)
+@message_option
+@simple_option("Use the simple tag form (NAME#STAGE) or the counter form (NAME#STAGE#N).")
 @click.option("--force", is_flag=True, help="Assign even if the version is already in the stage.")
 @click.option("--push", is_flag=True, help="Push the created tag(s) to origin.")
 @click.option(
@@ -1146,14 +1128,8 @@ cli.add_command(assign, "promote")
 @click.argument("stage", required=False)
 @repo_option
 @click.option("--ref", default=None, help="Commit to put the deprecation tag on.")
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form or the counter form (#N).",
-)
+@message_option
+@simple_option("Use the simple tag form or the counter form (#N).")
 @click.option("--force", is_flag=True, help="Create the tag even if nothing would change.")
 @click.option(
     "-d",
