@@ -379,17 +379,7 @@ def _show_commit(
     if not view.rows:
         echo(render.NOTHING_FOUND)
         return
-    table = [
-        [
-            row.version.artifact,
-            cut(row.version.version),
-            ", ".join(row.stages),
-            str(row.version.created_at),
-            cut(row.version.ref),
-        ]
-        for row in view.rows
-    ]
-    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
+    _print_table(*render.version_table(view.rows), plain)
 
 
 def _artifact_of(name: str | None) -> str | None:
@@ -408,7 +398,7 @@ def _show_registry(
     stage_only: bool,
     ref_only: bool,
 ) -> None:
-    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+    from gto_dulwich.render import NOTHING_FOUND, registry_table, safe
 
     rows = sorted(view.rows, key=lambda row: row.name)
     names = [("" if row.registered else "*") + row.name for row in rows]
@@ -424,16 +414,7 @@ def _show_registry(
     if not rows:
         echo(NOTHING_FOUND)
         return
-    headers = ["name", "latest", *(f"#{stage}" for stage in view.stages)]
-    table = [
-        [
-            name,
-            cut_hexsha(row.latest) if row.latest else None,
-            *(", ".join(cut_hexsha(v) for v in row.stages[s]) or None for s in view.stages),
-        ]
-        for name, row in zip(names, rows, strict=True)
-    ]
-    _print_table(headers, table, plain)
+    _print_table(*registry_table(names, rows, view.stages), plain)
 
 
 def _show_artifact(
@@ -444,7 +425,7 @@ def _show_artifact(
     stage_only: bool,
     ref_only: bool,
 ) -> None:
-    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe, version_table
 
     if name_only:
         raise GTOError("Cannot apply --name")
@@ -461,17 +442,7 @@ def _show_artifact(
         echo(NOTHING_FOUND)
         return
     artifact = ("" if view.registered else "*") + view.name
-    table = [
-        [
-            artifact,
-            cut_hexsha(row.version.version),
-            ", ".join(row.stages),
-            str(row.version.created_at),
-            cut_hexsha(row.version.ref),
-        ]
-        for row in view.rows
-    ]
-    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
+    _print_table(*version_table(view.rows, artifact), plain)
 
 
 # -- history -----------------------------------------------------------------------
@@ -503,45 +474,10 @@ def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: 
     if not rows:
         echo(render.NOTHING_FOUND)
         return
-    cut_hexsha = render.cut_hexsha
-    table = [
-        [
-            str(r.event.created_at),
-            r.event.artifact,
-            r.event.kind.value,
-            cut_hexsha(r.event.version) if r.event.version else None,
-            r.event.stage,
-            r.event.commit[:7],
-            r.event.tag,
-        ]
-        for r in rows
-    ]
-    headers = ["timestamp", "artifact", "event", "version", "stage", "commit", "ref"]
-    _print_table(headers, table, plain)
+    _print_table(*render.history_table(rows), plain)
 
 
 # -- check-ref -----------------------------------------------------------------------
-
-
-def event_sentence(event: Event) -> str:
-    from gto_dulwich.events import EventKind
-
-    kind = event.kind
-    if kind is EventKind.REGISTRATION:
-        return f'Version "{event.version}" of artifact "{event.artifact}" was registered'
-    if kind is EventKind.DEREGISTRATION:
-        return f'Version "{event.version}" of artifact "{event.artifact}" was deregistered'
-    if kind is EventKind.ASSIGNMENT:
-        return (
-            f'Stage "{event.stage}" was assigned to version "{event.version}" '
-            f'of artifact "{event.artifact}"'
-        )
-    if kind is EventKind.UNASSIGNMENT:
-        return (
-            f'Stage "{event.stage}" was unassigned from version "{event.version}" '
-            f'of artifact "{event.artifact}"'
-        )
-    return f'Artifact "{event.artifact}" was deprecated'
 
 
 @cli.command("check-ref")
@@ -653,7 +589,7 @@ def check_ref(
         if event.stage is not None:
             echo(event.stage)
     else:
-        echo(f"{_marker('✅ ')} {render.safe(event_sentence(event))}")
+        echo(f"{_marker('✅ ')} {render.safe(render.event_sentence(event))}")
 
 
 def _triggered_event(
@@ -710,10 +646,10 @@ def _triggered_event(
 
 
 def _write_summaries(registry: Any, event: Event, files: Sequence[str]) -> None:
-    from gto_dulwich import ci, summary
+    from gto_dulwich import ci, render, summary
 
     rows = summary.rows_after(registry.artifact(event.artifact), event)
-    text = summary.markdown(event, event_sentence(event), rows, web_url=ci.github_web_url())
+    text = summary.markdown(event, render.event_sentence(event), rows, web_url=ci.github_web_url())
     for file in files:
         ci.append_text(file, text)
 
