@@ -116,6 +116,18 @@ class AnnotationsError(GTOError):
 # -- locks and writes ------------------------------------------------------------------
 
 
+class TagExists(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' already exists")
+        self.tag = tag
+
+
+class TagNotFound(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' is not found")
+        self.tag = tag
+
+
 class CannotWrite(GTOError):
     """The file system refused a write (read-only repository, full disk, name too long)."""
 

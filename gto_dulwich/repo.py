@@ -923,18 +923,6 @@ def _packed_size(entry: bytes) -> int:
     return _varint(delta, end)[0]
 
 
-class TagExists(GTOError):
-    def __init__(self, tag: str) -> None:
-        super().__init__(f"tag '{tag}' already exists")
-        self.tag = tag
-
-
-class TagNotFound(GTOError):
-    def __init__(self, tag: str) -> None:
-        super().__init__(f"tag '{tag}' is not found")
-        self.tag = tag
-
-
 def _conflict_or_cannot_write(exc: OSError, conflict: GTOError) -> GTOError:
     """A lock that cannot be made because a tag's name runs into another's is a name
     conflict; any other refusal (read-only, a name too long) is the file system's."""

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gto_dulwich.errors import GTOError, RefBusy, RefLocked
+from gto_dulwich.errors import GTOError, RefBusy, RefLocked, TagExists, TagNotFound
 from gto_dulwich.events import Event, to_datetime
 from gto_dulwich.grammar import artifact_prefixes, format_tag
 from gto_dulwich.identity import Tagger
 from gto_dulwich.locks import held, patiently
 from gto_dulwich.plan import DeleteTag, NewTag, Step, next_counter, with_counter
-from gto_dulwich.repo import GitRepo, TagExists, TagNotFound
+from gto_dulwich.repo import GitRepo
 from gto_dulwich.settings import lock_timeout
 
 # Room a counter-form tag's "#N" may take, and the ".lock" a ref is written through.
