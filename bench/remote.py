@@ -153,10 +153,10 @@ def received_in_child(url: str) -> tuple[int, int]:
 def received_by_show(url: str) -> tuple[int, int]:
     """Bytes of pack data and number of fetches one ``show`` read of ``url`` takes."""
     from gto_dulwich import api
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
 
     if url.startswith("file:"):
-        return 0, 0  # read in place (gto_dulwich.inplace): nothing is fetched
+        return 0, 0  # read in place (gto_dulwich.remote.inplace): nothing is fetched
     with RemoteRepo.open_url(url) as remote:
         api.show(api.Registry.open(remote))
         return remote.bytes_received, remote.fetches

@@ -8,19 +8,19 @@ re-reads everything on every call).  Functions return frozen records whose
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from gto_dulwich.annotations import Annotation, AnnotationsRefused, Index, parse_index
+import gto_dulwich.registry
+from gto_dulwich.annotations import Annotation, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
-from gto_dulwich.errors import ArtifactNotFound, GTOError, UnknownRevision
-from gto_dulwich.events import Diagnostic, Event, build_event_log, parse_ref_name
-from gto_dulwich.grammar import Shortcut, TagName, artifact_prefixes, encode_name, parse_shortcut
+from gto_dulwich.errors import GTOError, UnknownRevision
+from gto_dulwich.events import Diagnostic, Event, parse_ref_name
+from gto_dulwich.grammar import Shortcut, artifact_prefixes, parse_shortcut
 from gto_dulwich.grammar import parse_tag as _parse_tag
 from gto_dulwich.queries import (
     HistoryRow,
@@ -28,332 +28,23 @@ from gto_dulwich.queries import (
     Sort,
     VersionRow,
     find_event,
-    used_stages,
     version_rows,
     versions_in_stages,
 )
 from gto_dulwich.queries import history as _history
-from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, Version, VStage, reduce
-from gto_dulwich.repo import GitRepo, RefEntry
-from gto_dulwich.transport import is_url
-from gto_dulwich.yamlsafe import max_bytes, too_large
+from gto_dulwich.reducer import Version, VStage
+
+# The snapshot type is part of this API (``api.Registry.open(...)``); it lives with the read.
+from gto_dulwich.registry import Registry as Registry  # noqa: PLC0414
+from gto_dulwich.registry import RepoLike, git_of, open_git, opened, read_index
+from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
-    from dulwich.repo import Repo
-
     from gto_dulwich.dvc import DvcOutput, Problem
     from gto_dulwich.get import GetResult, Progress
     from gto_dulwich.plan import Bump, Step
-    from gto_dulwich.remote import FetchResult
-    from gto_dulwich.statecache import StateCache
+    from gto_dulwich.remote.push import FetchResult
     from gto_dulwich.write import Reporter
-
-RepoLike = Union[str, "os.PathLike[str]", "Repo", GitRepo, "Registry"]
-
-
-# Below this many tags, reading the objects costs less than loading the cache file.
-CACHE_THRESHOLD = 1000
-
-
-class Registry:
-    """A snapshot of one repository's registry: read once, queried many times.
-
-    ``state`` may be a function that reads it: then it is read on first use, and
-    until then what ``show`` prints comes from ``views`` (see :mod:`gto_dulwich.statecache`).
-    """
-
-    def __init__(
-        self,
-        git: GitRepo,
-        state: RegistryState | Callable[[], RegistryState],
-        config: Config,
-        *,
-        owns_git: bool = True,
-        views: StateCache | None = None,
-    ) -> None:
-        self.git = git
-        self._state = state if isinstance(state, RegistryState) else None
-        self._read = None if isinstance(state, RegistryState) else state
-        self.config = config
-        self._owns_git = owns_git
-        self.views = views
-
-    @property
-    def state(self) -> RegistryState:
-        if self._state is None:
-            assert self._read is not None
-            self._state = self._read()
-        return self._state
-
-    @classmethod
-    def open(
-        cls,
-        repo: str | os.PathLike[str] | Repo | GitRepo = ".",
-        *,
-        artifact: str | None = None,
-        enrich_all: bool = False,
-        config: Config | None = None,
-        environ: Mapping[str, str] | None = None,
-        cache: bool = True,
-    ) -> Registry:
-        """Read the registry.
-
-        ``artifact`` restricts the read to that artifact's tags (fast path for
-        one-artifact commands); ``enrich_all`` reads ``artifacts.yaml`` at every
-        version's commit (needed only for ``show NAME --json``).  With ``cache``
-        and no ``artifact`` the tags are read when ``state`` is first used:
-        ``show`` with no name may answer from :mod:`gto_dulwich.statecache`.
-        """
-        owns_git = not isinstance(repo, GitRepo)
-        git = repo if isinstance(repo, GitRepo) else _open_git(repo)
-        try:
-            cfg = config or load_config(git.workdir, environ)
-            prefixes = artifact_prefixes(artifact) if artifact else None
-            cache = cache and not disabled_by_env()
-            views = None
-            if cache and prefixes is None and not git.is_remote:
-                from gto_dulwich.statecache import StateCache
-
-                # Fingerprinted before anything is read (see statecache).
-                views = StateCache(git, cfg, enrich_all=enrich_all)
-
-            def read() -> RegistryState:
-                return _read_state(
-                    git, cfg, prefixes=prefixes, enrich_all=enrich_all, cache=cache, views=views
-                )
-
-            # With the state cache, `show` may need no tag at all: read them only if asked.
-            state = read if views is not None else read()
-        except BaseException:
-            if owns_git:
-                git.close()
-            raise
-        return cls(git, state, cfg, owns_git=owns_git, views=views)
-
-    def close(self) -> None:
-        if self._owns_git:
-            self.git.close()
-
-    def __enter__(self) -> Registry:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def diagnostics(self) -> tuple[Diagnostic, ...]:
-        if self._state is None and self.views is not None:
-            cached = self.views.diagnostics()
-            if cached is not None:
-                return cached
-            # `doctor` and `-v` answer from the state cache next time.
-            self.views.remember_diagnostics(self.state.diagnostics)
-        return self.state.diagnostics
-
-    @property
-    def tag_names(self) -> frozenset[str]:
-        """Every tag ref name that was read (all of them, or the one artifact's)."""
-        return self.state.tag_names
-
-    def artifact(self, name: str) -> Artifact:
-        found = self.state.find(name)
-        if found is None:
-            raise ArtifactNotFound(name)
-        return found
-
-    def stages(self, *, allowed: bool = False, used: bool = False) -> list[str] | None:
-        if allowed and used:
-            raise GTOError('Either "allowed" or "used" can be set')
-        if allowed:
-            return list(self.config.stages) if self.config.stages is not None else None
-        if used or self.config.stages is None:
-            cached = self.views.used_stages() if self._state is None and self.views else None
-            return cached if cached is not None else used_stages(self.state)
-        return list(self.config.stages)
-
-
-def _open_git(
-    repo: str | os.PathLike[str] | Repo | GitRepo, *, remote: bool = True, write: bool = False
-) -> GitRepo:
-    """A path, a URL (``remote``: read through a temporary store, or in place for a
-    ``file://`` read), a ``Repo`` or a ``GitRepo``."""
-    if isinstance(repo, GitRepo):
-        if repo.is_remote and not remote:
-            raise GTOError(_LOCAL_ONLY)
-        # A remote's store cannot be shared: the caller keeps it and must not close it.
-        return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
-    if isinstance(repo, str) and is_url(repo):
-        from gto_dulwich.settings import check_host
-
-        check_host(repo)
-        if not remote:
-            raise GTOError(_LOCAL_ONLY)
-        from gto_dulwich.mirror import RemoteRepo
-
-        if not write:
-            from gto_dulwich.inplace import InPlaceRepo
-
-            in_place = InPlaceRepo.open_url(repo)
-            if in_place is not None:
-                return in_place
-        return RemoteRepo.open_url(repo)
-    if isinstance(repo, (str, os.PathLike)):
-        return GitRepo.open(repo)
-    return GitRepo(repo, owned=False)
-
-
-_LOCAL_ONLY = (
-    "This command edits files in a work tree and needs a local repository, not a URL; "
-    "clone the repository, run it there and commit the change"
-)
-
-
-def _read_state(
-    git: GitRepo,
-    config: Config,
-    *,
-    prefixes: tuple[str, ...] | None,
-    enrich_all: bool,
-    cache: bool = True,
-    views: StateCache | None = None,
-) -> RegistryState:
-    """Read and fold the tags; ``views`` is told when an object the read needed is missing."""
-    wanted: list[tuple[RefEntry, TagName]] = []
-    ignored: list[RefEntry] = []
-    entries = git.tag_refs(prefixes)
-    git.release_packed_refs()
-    if cache and git.index_cache is None:
-        git.use_index_cache()
-    head = git.head()
-    indexes: dict[str, Index] = {}
-    extra: list[Diagnostic] = []
-    if git.packed_refs_bad_lines:
-        extra.append(
-            Diagnostic(
-                "packed-refs",
-                f"{git.packed_refs_bad_lines} malformed line(s) in packed-refs skipped",
-                "error",
-            )
-        )
-
-    def index_at(commit: str) -> Index:
-        data = read_index(git, commit, config.index)
-        if data is None:
-            if views is not None:
-                from gto_dulwich.statecache import absent_for_sure
-
-                if not absent_for_sure(git, commit, config.index):
-                    views.incomplete()
-            return Index()
-        key = hashlib.sha1(data).hexdigest()
-        if key not in indexes:
-            store = git.index_cache
-            cached = store.get(key) if store is not None else None
-            if cached is not None:
-                indexes[key] = Index.from_dict(cached)
-            else:
-                indexes[key] = parse_index(data, index=config.index, commit=commit)
-                if store is not None:
-                    store.put(key, indexes[key].to_dict())
-        return indexes[key]
-
-    from gto_dulwich.dvc import DvcReader, merge
-
-    dvc_reader = DvcReader(git, cache=cache)
-    reported: set[tuple[str, str]] = set()
-
-    def annotations_at(commit: str, index: Index) -> dict[str, Annotation]:
-        """``artifacts.yaml`` entries, then artifacts only declared in ``dvc.yaml`` files."""
-        found = dvc_reader.read(commit)
-        for problem in found.problems:
-            if (problem.file, problem.detail) not in reported:
-                reported.add((problem.file, problem.detail))
-                extra.append(Diagnostic(problem.file, f"at commit {commit[:7]}: {problem.detail}"))
-        return merge(index.artifacts, found.annotations())
-
-    # Before the tags: what parsing it frees, the events reuse (100,000 tags: 128 MB peak).
-    try:
-        head_index = index_at(head) if head else Index()
-    except AnnotationsRefused as exc:
-        # Over the YAML bounds (a hostile push, not a typo): skip it, read the rest.
-        assert head is not None
-        extra.append(Diagnostic(head[:7], f"{exc}; annotations skipped", "error"))
-        head_index = Index()
-    head_annotations = annotations_at(head, head_index) if head else {}
-    for entry in entries:
-        parsed = parse_ref_name(entry.name)
-        if parsed is None:
-            ignored.append(entry)
-        else:
-            wanted.append((entry, parsed))
-    loads_cache = cache and git.cache is None and len(wanted) >= CACHE_THRESHOLD
-    if loads_cache:
-        git.use_cache()
-    tag_names = frozenset(entry.name for entry in entries)
-    del entries  # `wanted` holds the refs still to read, and lets go of each once read
-    log = build_event_log(git.read_tags(wanted, release=True), ignored)
-    # The refs and the parsed tag objects are events now: free them before folding.
-    del wanted, ignored
-    if loads_cache and git.cache is not None:
-        git.cache.save()
-        git.cache = None
-
-    # Every version at a commit asks for it (10,000 versions on 50 commits at 100,000 tags).
-    snapshots: dict[str, CommitSnapshot] = {}
-
-    def snapshot(commit: str) -> CommitSnapshot | None:
-        known = snapshots.get(commit)
-        if known is not None:
-            return known
-        info = git.commit_info(commit)
-        if info is None:
-            if views is not None:
-                views.incomplete()
-            return None
-        if commit == head:
-            known = snapshots[commit] = CommitSnapshot(info, dict(head_annotations))
-            return known
-        try:
-            index = index_at(commit)
-        except GTOError as exc:  # not kept: each version there reports it, as before
-            # GTO fails every read on a corrupt file in any tagged commit; we skip it.
-            extra.append(Diagnostic(commit[:7], f"{exc}; annotations skipped", "warning"))
-            return CommitSnapshot(info, annotations_at(commit, Index()))
-        known = snapshots[commit] = CommitSnapshot(info, annotations_at(commit, index))
-        return known
-
-    state = reduce(log, head=head, commits=snapshot, enrich_all=enrich_all)
-    git.save_cache()
-    dvc_reader.save()
-    artifacts = state.artifacts
-    if prefixes is not None:  # artifacts.yaml at HEAD may have added others
-        artifacts = {n: a for n, a in artifacts.items() if encode_name(n) + "@" in prefixes}
-    return replace(
-        state,
-        artifacts=artifacts,
-        diagnostics=state.diagnostics + tuple(extra),
-        tag_names=tag_names,
-    )
-
-
-def read_index(git: GitRepo, commit: str, index: str) -> bytes | None:
-    """The bytes of ``index`` at ``commit`` (None: absent); one over the YAML size cap is
-    refused from its object header, before it is inflated."""
-    limit = max_bytes()
-    size = git.file_size(commit, index)
-    if size is not None and size > limit:
-        raise AnnotationsRefused(index, commit, too_large(size, limit))
-    return git.read_file(commit, index)
-
-
-def _registry(
-    repo: RepoLike, *, artifact: str | None = None, enrich_all: bool = False
-) -> tuple[Registry, bool]:
-    """An open registry and whether the caller must close it."""
-    if isinstance(repo, Registry):
-        return repo, False
-    return Registry.open(repo, artifact=artifact, enrich_all=enrich_all), True
-
 
 # -- show ---------------------------------------------------------------------
 
@@ -396,10 +87,9 @@ def show(
     ``NAME@vX.Y.Z``, ``NAME#STAGE``)."""
     sort = Sort(sort)
     shortcut = parse_shortcut(name) if name else None
-    registry, owned = _registry(
+    with opened(
         repo, artifact=shortcut.name if shortcut else None, enrich_all=bool(name and enrich_all)
-    )
-    try:
+    ) as registry:
         if shortcut is None:
             return _registry_view(
                 registry,
@@ -419,9 +109,6 @@ def show(
             sort=sort,
         )
         return ArtifactView(artifact.name, artifact.is_registered, _apply(shortcut, rows))
-    finally:
-        if owned:
-            registry.close()
 
 
 def _registry_view(
@@ -443,7 +130,7 @@ def _registry_view(
         views = None  # the full read reports the error
     cached = views.view(options) if views is not None else None
     if cached is None and views is not None and registry._state is None:
-        cached = views.assemble(options, cache_threshold=CACHE_THRESHOLD)
+        cached = views.assemble(options, cache_threshold=gto_dulwich.registry.CACHE_THRESHOLD)
     if cached is not None:
         stages, rows = cached
     else:
@@ -478,8 +165,7 @@ def history(
     """
     shortcut = parse_shortcut(artifact) if artifact else None
     name = shortcut.name if shortcut else None
-    registry, owned = _registry(repo, artifact=name)
-    try:
+    with opened(repo, artifact=name) as registry:
         if name is None:
             return _registry_history(registry, ascending=ascending)
         rows = _history(registry.state, name, ascending=ascending)
@@ -493,9 +179,6 @@ def history(
             latest = found.latest if found else None
             version = latest.version if latest else None
         return [row for row in rows if version is not None and row.event.version == version]
-    finally:
-        if owned:
-            registry.close()
 
 
 def _registry_history(registry: Registry, *, ascending: bool) -> list[HistoryRow]:
@@ -547,10 +230,9 @@ def versions_at(
     """
     sort = Sort(sort)
     shortcut = parse_shortcut(name) if name else None
-    registry, owned = _registry(
+    with opened(
         repo, artifact=shortcut.name if shortcut else None, enrich_all=enrich_all
-    )
-    try:
+    ) as registry:
         commit = registry.git.resolve(rev)
         if shortcut is not None:
             artifacts = [registry.artifact(shortcut.name)]
@@ -575,9 +257,6 @@ def versions_at(
                 and not (row.version.discovered and not row.version.stage_events)
             )
         return CommitView(commit, rows)
-    finally:
-        if owned:
-            registry.close()
 
 
 def _tag_of(ref: str) -> str:
@@ -596,12 +275,8 @@ def check_ref(repo: RepoLike, ref: str) -> list[Event]:
     if artifact is None:
         _check_config(repo)
         return []
-    registry, owned = _registry(repo, artifact=artifact)
-    try:
+    with opened(repo, artifact=artifact) as registry:
         return find_event(registry.state, _tag_of(ref))
-    finally:
-        if owned:
-            registry.close()
 
 
 def tag_problem(repo: RepoLike, ref: str) -> str | None:
@@ -615,8 +290,7 @@ def tag_problem(repo: RepoLike, ref: str) -> str | None:
     if artifact is None:
         return None
     tag = _tag_of(ref)
-    registry, owned = _registry(repo, artifact=artifact)
-    try:
+    with opened(repo, artifact=artifact) as registry:
         git = registry.git
         entries = [e for e in git.tag_refs([tag]) if e.name == tag]
         hint = "rerun with --fetch-tags to fetch the annotated tags from origin"
@@ -628,9 +302,6 @@ def tag_problem(repo: RepoLike, ref: str) -> str | None:
         if not entries and (git.commondir / "shallow").exists():
             return f"tag '{tag}' is not in this shallow clone; {hint}"
         return None
-    finally:
-        if owned:
-            registry.close()
 
 
 def fetch_tags(
@@ -641,11 +312,11 @@ def fetch_tags(
     With ``ref`` only the tags of its artifact are fetched (what ``check-ref``
     needs); lightweight local tags are replaced by the remote's annotated ones.
     """
-    from gto_dulwich.remote import fetch_tags as _fetch
+    from gto_dulwich.remote.push import fetch_tags as _fetch
 
     artifact = artifact_of_ref(ref) if ref else None
     prefixes = artifact_prefixes(artifact) if artifact else None
-    git = _open_git(repo, remote=False)
+    git = open_git(repo, remote=False)
     try:
         _check_remote(git, remote)
         return _fetch(git, prefixes, remote=remote)
@@ -669,7 +340,7 @@ def _check_config(repo: RepoLike) -> Config:
         return repo.config
     if isinstance(repo, GitRepo):
         return load_config(repo.workdir)
-    with _open_git(repo) as git:
+    with open_git(repo) as git:
         return load_config(git.workdir)
 
 
@@ -678,12 +349,8 @@ def get_stages(repo: RepoLike, allowed: bool = False, used: bool = False) -> lis
     if allowed and not used:
         stages = _check_config(repo).stages
         return list(stages) if stages is not None else None
-    registry, owned = _registry(repo)
-    try:
+    with opened(repo) as registry:
         return registry.stages(allowed=allowed, used=used)
-    finally:
-        if owned:
-            registry.close()
 
 
 # -- latest, which, describe ----------------------------------------------------
@@ -693,16 +360,12 @@ def find_latest_version(
     repo: RepoLike, name: str, all: bool = False, registered: bool = True
 ) -> Version | list[Version] | None:
     """The highest active registered version (``all``: every active one, highest first)."""
-    registry, owned = _registry(repo, artifact=name)
-    try:
+    with opened(repo, artifact=name) as registry:
         artifact = registry.artifact(name)
         versions = artifact.active_versions(registered_only=registered)
         if all:
             return versions
         return versions[0] if versions else None
-    finally:
-        if owned:
-            registry.close()
 
 
 def find_versions_in_stage(
@@ -715,8 +378,7 @@ def find_versions_in_stage(
     sort: Sort | str = Sort.SEMVER,
 ) -> list[VStage] | None:
     """Versions in ``stage``, first = the one in it.  GTO's API sorts by semver here."""
-    registry, owned = _registry(repo, artifact=name)
-    try:
+    with opened(repo, artifact=name) as registry:
         registry.config.check_stage(stage)
         artifact = registry.artifact(name)
         held = versions_in_stages(
@@ -727,9 +389,6 @@ def find_versions_in_stage(
             sort=Sort(sort),
         )
         return held.get(stage) or None
-    finally:
-        if owned:
-            registry.close()
 
 
 def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | None:
@@ -762,8 +421,7 @@ def describe_artifact(
     from gto_dulwich.dvc import DvcReader, merge, with_source
 
     shortcut = parse_shortcut(name)
-    registry, owned = _registry(repo, artifact=shortcut.name)
-    try:
+    with opened(repo, artifact=shortcut.name) as registry:
         git = registry.git
         commit: str | None
         if shortcut.name != name:
@@ -794,9 +452,6 @@ def describe_artifact(
                 problems.extend(more)
         reader.save()
         return Description(commit, annotation, output, tuple(problems))
-    finally:
-        if owned:
-            registry.close()
 
 
 def get(
@@ -819,8 +474,7 @@ def get(
     from gto_dulwich.get import get_artifact
     from gto_dulwich.grammar import parse_shortcut
 
-    registry, owned = _registry(repo, artifact=parse_shortcut(name).name)
-    try:
+    with opened(repo, artifact=parse_shortcut(name).name) as registry:
         return get_artifact(
             registry,
             name,
@@ -830,9 +484,6 @@ def get(
             file_urls=file_urls,
             progress=progress,
         )
-    finally:
-        if owned:
-            registry.close()
 
 
 def dvc_problems(registry: Registry) -> list[Diagnostic]:
@@ -872,13 +523,6 @@ def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
 WRITE_ATTEMPTS = 16
 
 
-def _writer(repo: RepoLike) -> tuple[GitRepo, bool]:
-    if isinstance(repo, Registry):
-        return repo.git, False
-    git = _open_git(repo, write=True)
-    return git, isinstance(repo, (str, os.PathLike))
-
-
 def _run_write(
     repo: RepoLike,
     name: str,
@@ -897,14 +541,13 @@ def _run_write(
     fails as it would have had it seen the other write (a version given
     explicitly and now taken, a stage already held).
     """
+    from gto_dulwich.errors import TagExists
     from gto_dulwich.identity import resolve_tagger
     from gto_dulwich.plan import NewTag, check_free
-    from gto_dulwich.remote import LostRace
-    from gto_dulwich.repo import TagExists
+    from gto_dulwich.remote.push import LostRace
     from gto_dulwich.write import execute
 
-    git, owned = _writer(repo)
-    try:
+    with git_of(repo) as git:
         if push and not git.is_remote:
             _check_remote(git, "origin")  # before anything is written
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -933,9 +576,6 @@ def _run_write(
                 if callable(refresh):
                     refresh()
         raise AssertionError("unreachable")  # pragma: no cover
-    finally:
-        if owned:
-            git.close()
 
 
 def _bump(bump_major: bool, bump_minor: bool, bump_patch: bool) -> Bump | None:
@@ -1180,7 +820,7 @@ def annotate(
     """Add or update ``name`` in ``artifacts.yaml`` in the work tree (not committed)."""
     from gto_dulwich import index_edit
 
-    with _open_git(repo, remote=False) as git:
+    with open_git(repo, remote=False) as git:
         return index_edit.annotate(
             git,
             name,
@@ -1199,5 +839,5 @@ def remove(repo: str | os.PathLike[str] | GitRepo, name: str) -> bool:
     """Remove ``name`` from ``artifacts.yaml`` in the work tree; False if it was not there."""
     from gto_dulwich import index_edit
 
-    with _open_git(repo, remote=False) as git:
+    with open_git(repo, remote=False) as git:
         return index_edit.remove(git, name, config=load_config(git.workdir))

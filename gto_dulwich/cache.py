@@ -12,7 +12,7 @@ the registry reads the same without it.  ``--no-cache`` or
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +26,11 @@ ENV_DISABLE = "GTO_DULWICH_NO_CACHE"
 Entry = tuple[str, str, str, int, int, str, str, str]
 
 
-# Set by the CLI's ``--no-cache`` for this process (reset on every invocation).
-_SWITCHED_OFF: set[str] = set()
-
-
-def switch_off(off: bool = True) -> None:
-    """Turn every cache off (``--no-cache``), or back on, for this process."""
-    if off:
-        _SWITCHED_OFF.add("cli")
-    else:
-        _SWITCHED_OFF.clear()
-
-
-def disabled_by_env(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+def disabled_by_env(environ: Mapping[str, str] | None = None) -> bool:
     """Whether caching is off: ``--no-cache`` was given or ``GTO_DULWICH_NO_CACHE`` is set."""
-    if _SWITCHED_OFF:
-        return True
-    value = (environ if environ is not None else os.environ).get(ENV_DISABLE, "")
-    return value.strip().lower() not in ("", "0", "false", "no", "off")
+    from gto_dulwich.settings import caches_off
+
+    return caches_off(environ)
 
 
 def write_atomically(path: Path, data: bytes) -> bool:
@@ -52,21 +39,11 @@ def write_atomically(path: Path, data: bytes) -> bool:
     Readers see the old file or the new one, never a part.  A read-only
     repository just goes without a cache.
     """
-    import tempfile
+    from gto_dulwich.locks import replace_file
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        replace_file(path, data, durable=False)  # a lost cache is only rebuilt
     except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
         return False
     return True
 

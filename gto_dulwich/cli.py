@@ -33,13 +33,10 @@ GTO_COMPAT = "1.10.1"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def emojis_enabled() -> bool:
-    value = os.environ.get("GTO_EMOJIS", "true").strip().lower()
-    return value not in ("0", "false", "no", "off", "f", "n")
-
-
 def _marker(emoji: str) -> str:
-    return emoji if emojis_enabled() else ""
+    from gto_dulwich.settings import emojis
+
+    return emoji if emojis() else ""
 
 
 def echo(text: str = "") -> None:
@@ -97,7 +94,7 @@ class GTOGroup(click.Group):
                 formatter.write_dl(rest)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from gto_dulwich.netguard import command as network_deadline
+        from gto_dulwich.remote.guard import command as network_deadline
 
         traceback = bool(ctx.params.get("traceback"))
         try:
@@ -147,9 +144,10 @@ def cli(
 
     Compatible with GTO 1.10.1: same tags, commands, options and JSON.
     """
-    from gto_dulwich.cache import switch_off
+    from gto_dulwich.settings import no_caches
 
-    switch_off(no_cache)
+    if no_cache:  # for this invocation only: the context closes when the command ends
+        ctx.with_resource(no_caches())
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     if show_version:
@@ -172,6 +170,44 @@ def repo_option(func: F) -> F:
             "read without cloning."
         ),
     )(func)
+
+
+# Options several commands share: declared once, each command's own help where it differs.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+plain_option = click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+message_option = click.option(
+    "-m", "--message", default=None, help="Message to annotate the git tag with."
+)
+
+
+def simple_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--simple", type=SIMPLE_CHOICE, default="auto", show_default=True, help=help
+    )
+
+
+def av_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--av",
+        "--assignments-per-version",
+        "av",
+        type=int,
+        default=-1,
+        show_default=True,
+        help=help,
+    )
+
+
+def vs_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--vs", "--versions-per-stage", "vs", type=int, default=1, show_default=True, help=help
+    )
+
+
+def sort_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--sort", type=SORT_CHOICE, default="timestamp", show_default=True, help=help
+    )
 
 
 def _report_diagnostics(registry: Any) -> None:
@@ -199,8 +235,8 @@ SORT_CHOICE = click.Choice(["timestamp", "semver"])
 @cli.command()
 @click.argument("name", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
-@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@json_option
+@plain_option
 @click.option("--name", "name_only", is_flag=True, help="Show only artifact names.")
 @click.option("--version", "version_only", is_flag=True, help="Show only versions.")
 @click.option("--stage", "stage_only", is_flag=True, help="Show only stages.")
@@ -213,31 +249,9 @@ SORT_CHOICE = click.Choice(["timestamp", "semver"])
     help="Show only registered versions.",
 )
 @click.option("-d", "--deprecated", is_flag=True, help="Include deprecated artifacts.")
-@click.option(
-    "--av",
-    "--assignments-per-version",
-    "av",
-    type=int,
-    default=-1,
-    show_default=True,
-    help="Show N oldest stages for each version; -1 for all.",
-)
-@click.option(
-    "--vs",
-    "--versions-per-stage",
-    "vs",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Show N versions for each stage; -1 for all.",
-)
-@click.option(
-    "--sort",
-    type=SORT_CHOICE,
-    default="timestamp",
-    show_default=True,
-    help="Which version holds a stage: the last assigned, or the highest.",
-)
+@av_option("Show N oldest stages for each version; -1 for all.")
+@vs_option("Show N versions for each stage; -1 for all.")
+@sort_option("Which version holds a stage: the last assigned, or the highest.")
 @click.option(
     "--commit",
     "commit_rev",
@@ -365,17 +379,7 @@ def _show_commit(
     if not view.rows:
         echo(render.NOTHING_FOUND)
         return
-    table = [
-        [
-            row.version.artifact,
-            cut(row.version.version),
-            ", ".join(row.stages),
-            str(row.version.created_at),
-            cut(row.version.ref),
-        ]
-        for row in view.rows
-    ]
-    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
+    _print_table(*render.version_table(view.rows), plain)
 
 
 def _artifact_of(name: str | None) -> str | None:
@@ -394,7 +398,7 @@ def _show_registry(
     stage_only: bool,
     ref_only: bool,
 ) -> None:
-    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+    from gto_dulwich.render import NOTHING_FOUND, registry_table, safe
 
     rows = sorted(view.rows, key=lambda row: row.name)
     names = [("" if row.registered else "*") + row.name for row in rows]
@@ -410,16 +414,7 @@ def _show_registry(
     if not rows:
         echo(NOTHING_FOUND)
         return
-    headers = ["name", "latest", *(f"#{stage}" for stage in view.stages)]
-    table = [
-        [
-            name,
-            cut_hexsha(row.latest) if row.latest else None,
-            *(", ".join(cut_hexsha(v) for v in row.stages[s]) or None for s in view.stages),
-        ]
-        for name, row in zip(names, rows, strict=True)
-    ]
-    _print_table(headers, table, plain)
+    _print_table(*registry_table(names, rows, view.stages), plain)
 
 
 def _show_artifact(
@@ -430,7 +425,7 @@ def _show_artifact(
     stage_only: bool,
     ref_only: bool,
 ) -> None:
-    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe
+    from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe, version_table
 
     if name_only:
         raise GTOError("Cannot apply --name")
@@ -447,17 +442,7 @@ def _show_artifact(
         echo(NOTHING_FOUND)
         return
     artifact = ("" if view.registered else "*") + view.name
-    table = [
-        [
-            artifact,
-            cut_hexsha(row.version.version),
-            ", ".join(row.stages),
-            str(row.version.created_at),
-            cut_hexsha(row.version.ref),
-        ]
-        for row in view.rows
-    ]
-    _print_table(["artifact", "version", "stage", "created_at", "ref"], table, plain)
+    _print_table(*version_table(view.rows, artifact), plain)
 
 
 # -- history -----------------------------------------------------------------------
@@ -466,8 +451,8 @@ def _show_artifact(
 @cli.command()
 @click.argument("name", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
-@click.option("--plain", is_flag=True, help="Print table in grep-able format.")
+@json_option
+@plain_option
 @click.option("--asc", "--ascending", "ascending", is_flag=True, help="Show oldest events first.")
 def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: bool) -> None:
     """Show the history of events (registrations, assignments...), newest first.
@@ -489,51 +474,16 @@ def history(name: str | None, repo: str, as_json: bool, plain: bool, ascending: 
     if not rows:
         echo(render.NOTHING_FOUND)
         return
-    cut_hexsha = render.cut_hexsha
-    table = [
-        [
-            str(r.event.created_at),
-            r.event.artifact,
-            r.event.kind.value,
-            cut_hexsha(r.event.version) if r.event.version else None,
-            r.event.stage,
-            r.event.commit[:7],
-            r.event.tag,
-        ]
-        for r in rows
-    ]
-    headers = ["timestamp", "artifact", "event", "version", "stage", "commit", "ref"]
-    _print_table(headers, table, plain)
+    _print_table(*render.history_table(rows), plain)
 
 
 # -- check-ref -----------------------------------------------------------------------
 
 
-def event_sentence(event: Event) -> str:
-    from gto_dulwich.events import EventKind
-
-    kind = event.kind
-    if kind is EventKind.REGISTRATION:
-        return f'Version "{event.version}" of artifact "{event.artifact}" was registered'
-    if kind is EventKind.DEREGISTRATION:
-        return f'Version "{event.version}" of artifact "{event.artifact}" was deregistered'
-    if kind is EventKind.ASSIGNMENT:
-        return (
-            f'Stage "{event.stage}" was assigned to version "{event.version}" '
-            f'of artifact "{event.artifact}"'
-        )
-    if kind is EventKind.UNASSIGNMENT:
-        return (
-            f'Stage "{event.stage}" was unassigned from version "{event.version}" '
-            f'of artifact "{event.artifact}"'
-        )
-    return f'Artifact "{event.artifact}" was deprecated'
-
-
 @cli.command("check-ref")
 @click.argument("ref", required=False)
 @repo_option
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@json_option
 @click.option("--name", "name_only", is_flag=True, help="Show artifact name.")
 @click.option("--version", "version_only", is_flag=True, help="Output artifact version.")
 @click.option("--event", "event_only", is_flag=True, help="Show event.")
@@ -584,10 +534,9 @@ def check_ref(
     Without REF, the tag that triggered the CI job: GITHUB_REF (GitHub Actions)
     or CI_COMMIT_TAG (GitLab CI).
     """
-    import os
 
     from gto_dulwich import api, ci, render
-    from gto_dulwich.transport import is_url
+    from gto_dulwich.remote.connection import is_url
 
     _only_one(
         {
@@ -640,7 +589,7 @@ def check_ref(
         if event.stage is not None:
             echo(event.stage)
     else:
-        echo(f"{_marker('✅ ')} {render.safe(event_sentence(event))}")
+        echo(f"{_marker('✅ ')} {render.safe(render.event_sentence(event))}")
 
 
 def _triggered_event(
@@ -697,10 +646,10 @@ def _triggered_event(
 
 
 def _write_summaries(registry: Any, event: Event, files: Sequence[str]) -> None:
-    from gto_dulwich import ci, summary
+    from gto_dulwich import ci, render, summary
 
     rows = summary.rows_after(registry.artifact(event.artifact), event)
-    text = summary.markdown(event, event_sentence(event), rows, web_url=ci.github_web_url())
+    text = summary.markdown(event, render.event_sentence(event), rows, web_url=ci.github_web_url())
     for file in files:
         ci.append_text(file, text)
 
@@ -727,7 +676,7 @@ def _ci_fields(event: Event, annotation: Any) -> dict[str, str | None]:
 @repo_option
 @click.option("--allowed", is_flag=True, help="Show stages allowed in the config.")
 @click.option("--used", is_flag=True, help="Show stages currently held by some version.")
-@click.option("--json", "as_json", is_flag=True, help="Print output in JSON format.")
+@json_option
 def stages(repo: str, allowed: bool, used: bool, as_json: bool) -> None:
     """Print the list of stages: allowed by config, else in use."""
     from gto_dulwich import api, render
@@ -825,34 +774,12 @@ def latest(name: str, repo: str, ref_only: bool, registered_only: bool) -> None:
 @click.argument("stage")
 @repo_option
 @click.option("--ref", "ref_only", is_flag=True, help="Print the git tag instead of the version.")
-@click.option(
-    "--av",
-    "--assignments-per-version",
-    "av",
-    type=int,
-    default=-1,
-    show_default=True,
-    help="Consider N oldest stages of each version; -1 for all.",
-)
-@click.option(
-    "--vs",
-    "--versions-per-stage",
-    "vs",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Print N versions; -1 for all.",
-)
+@av_option("Consider N oldest stages of each version; -1 for all.")
+@vs_option("Print N versions; -1 for all.")
 @click.option(
     "--ro", "--registered-only", "registered_only", is_flag=True, help="Only registered versions."
 )
-@click.option(
-    "--sort",
-    type=SORT_CHOICE,
-    default="timestamp",
-    show_default=True,
-    help="Which version holds the stage: the last assigned, or the highest.",
-)
+@sort_option("Which version holds the stage: the last assigned, or the highest.")
 def which(
     name: str,
     stage: str,
@@ -972,7 +899,7 @@ def _printer(push: bool, repo: str) -> Reporter:
     """
     import shlex
 
-    from gto_dulwich.transport import is_url
+    from gto_dulwich.remote.connection import is_url
 
     push = push or is_url(repo)
 
@@ -1022,14 +949,8 @@ def author_options(func: F) -> F:
     default=None,
     help="Version name in SemVer format, e.g. v1.0.0.",
 )
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form (NAME@VERSION) or the counter form (NAME@VERSION#N).",
-)
+@message_option
+@simple_option("Use the simple tag form (NAME@VERSION) or the counter form (NAME@VERSION#N).")
 @click.option("--force", is_flag=True, help="Register even if the commit already has a version.")
 @click.option("--bump-major", is_flag=True, help="Bump the major part of the latest version.")
 @click.option("--bump-minor", is_flag=True, help="Bump the minor part of the latest version.")
@@ -1083,14 +1004,8 @@ def register(
     "existing version to assign.",
 )
 @click.option("--stage", required=True, help="Stage to assign.")
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form (NAME#STAGE) or the counter form (NAME#STAGE#N).",
-)
+@message_option
+@simple_option("Use the simple tag form (NAME#STAGE) or the counter form (NAME#STAGE#N).")
 @click.option("--force", is_flag=True, help="Assign even if the version is already in the stage.")
 @click.option("--push", is_flag=True, help="Push the created tag(s) to origin.")
 @click.option(
@@ -1149,14 +1064,8 @@ cli.add_command(assign, "promote")
 @click.argument("stage", required=False)
 @repo_option
 @click.option("--ref", default=None, help="Commit to put the deprecation tag on.")
-@click.option("-m", "--message", default=None, help="Message to annotate the git tag with.")
-@click.option(
-    "--simple",
-    type=SIMPLE_CHOICE,
-    default="auto",
-    show_default=True,
-    help="Use the simple tag form or the counter form (#N).",
-)
+@message_option
+@simple_option("Use the simple tag form or the counter form (#N).")
 @click.option("--force", is_flag=True, help="Create the tag even if nothing would change.")
 @click.option(
     "-d",

@@ -113,7 +113,7 @@ def get(
         if as_json:
             click.echo(json.dumps(result.to_dict(), indent=4))
         else:
-            from gto_dulwich.transport import redact_url
+            from gto_dulwich.remote.connection import redact_url
 
             for url in result.urls:
                 click.echo(redact_url(url))

@@ -7,6 +7,9 @@ exits with and ``str(error)`` is the one line it prints.  Messages follow GTO
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 NAME_RULES = (
     "Only letters, numbers, '_', '-', '/' are allowed. Value must be of len >= 2 "
     "and must start and end with a letter or a number."
@@ -108,3 +111,51 @@ class AnnotationsError(GTOError):
         self.index = index
         self.commit = commit
         self.detail = detail
+
+
+# -- locks and writes ------------------------------------------------------------------
+
+
+class TagExists(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' already exists")
+        self.tag = tag
+
+
+class TagNotFound(GTOError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"tag '{tag}' is not found")
+        self.tag = tag
+
+
+class CannotWrite(GTOError):
+    """The file system refused a write (read-only repository, full disk, name too long)."""
+
+    def __init__(self, exc: OSError) -> None:
+        where = f" ({os.fsdecode(exc.filename)})" if exc.filename else ""
+        super().__init__(f"Cannot write to the repository: {exc.strerror or exc}{where}")
+
+
+class RefBusy(Exception):
+    """Another writer holds a lock right now (internal: writers retry)."""
+
+
+class RefLocked(GTOError):
+    """Another writer holds git's lock on a ref for longer than we are willing to wait."""
+
+    def __init__(self, lock: str) -> None:
+        super().__init__(
+            f"'{lock}' is locked by another process; if no git or gto is running, remove it"
+        )
+        self.lock = lock
+
+
+class IndexLocked(GTOError):
+    """Another process holds ``<index>.lock`` (or a crashed one left it behind)."""
+
+    def __init__(self, index: str, lock_path: Path) -> None:
+        super().__init__(
+            f"{index} is locked by another process ({lock_path}); remove it if no gto is running"
+        )
+        self.index = index
+        self.lock_path = lock_path

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from gto_dulwich.errors import TagSyntaxError
+from gto_dulwich.facts import RefEntry, TagFact
 from gto_dulwich.grammar import Action, TagName, parse_tag
-from gto_dulwich.repo import RefEntry, TagFact
 
 
 class EventKind(enum.StrEnum):
@@ -45,7 +45,8 @@ _ADDITIONS = {
     EventKind.REGISTRATION,
     EventKind.ASSIGNMENT,
 }
-_KIND_OF_ACTION = {
+# The event each tag action makes (the planner names its steps by the same map).
+KIND_OF_ACTION = {
     Action.REGISTER: EventKind.REGISTRATION,
     Action.DEREGISTER: EventKind.DEREGISTRATION,
     Action.ASSIGN: EventKind.ASSIGNMENT,
@@ -218,7 +219,7 @@ def event_from_fact(fact: TagFact, parsed: TagName) -> Event | Diagnostic:
         return Diagnostic(fact.ref, f"tagger {problem}; tag skipped")
     # Positional: this runs once per tag, and keywords cost a fifth of it.
     return Event(
-        _KIND_OF_ACTION[parsed.action],
+        KIND_OF_ACTION[parsed.action],
         parsed.name,
         fact.tag_name or fact.ref,
         fact.target,

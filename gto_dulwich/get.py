@@ -327,7 +327,7 @@ def git_entries(git: GitRepo, commit: str, path: str) -> list[GitEntry] | None:
     A remote repository fetches the commit's trees first (``blob:none``); the
     blobs themselves are fetched later, by id.
     """
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
 
     if isinstance(git, RemoteRepo):
         git.commit_tree(commit)
@@ -375,7 +375,7 @@ def write_git(
     progress: Progress | None = None,
 ) -> Written:
     """Write the blobs of ``entries`` to ``out``: a file, or a whole directory tree."""
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
 
     if isinstance(git, RemoteRepo):
         git.fetch_blobs([entry.sha for entry in entries])
@@ -568,7 +568,7 @@ class GetResult:
         }
         if self.output is not None:
             data.update(output=self.output, size=self.size, md5=self.md5, nfiles=self.nfiles)
-        from gto_dulwich.transport import redact_url
+        from gto_dulwich.remote.connection import redact_url
 
         # A remote URL may carry user:password@: never print it.
         if self.urls:
@@ -595,7 +595,7 @@ def get_artifact(
     """Resolve ``spec`` (``NAME``, ``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#STAGE``) in
     ``registry`` (an open :class:`~gto_dulwich.api.Registry`) and write the artifact."""
     from gto_dulwich.grammar import parse_shortcut
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
 
     shortcut = parse_shortcut(spec)
     artifact = registry.artifact(shortcut.name)

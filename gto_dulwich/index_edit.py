@@ -24,19 +24,16 @@ import io
 import math
 import os
 import posixpath
-import secrets
-import stat
-import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gto_dulwich.annotations import Annotation, Index, load_yaml, parse_index
 from gto_dulwich.config import Config
-from gto_dulwich.errors import AnnotationsError, GTOError, InvalidName
+from gto_dulwich.errors import AnnotationsError, CannotWrite, GTOError, IndexLocked, InvalidName
 from gto_dulwich.grammar import check_name, is_valid_name
-from gto_dulwich.repo import CannotWrite, GitRepo
+from gto_dulwich.locks import held, replace_file
+from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
     from ruamel.yaml.nodes import Node
@@ -46,17 +43,6 @@ __all__ = ["IndexLocked", "annotate", "locked", "remove"]
 # GTO's field order: a new entry lists its keys in this order.
 _FIELD_ORDER = ("type", "path", "virtual", "labels", "description", "custom")
 _DEFAULT_INDENT = 2
-
-
-class IndexLocked(GTOError):
-    """Another process holds ``<index>.lock`` (or a crashed one left it behind)."""
-
-    def __init__(self, index: str, lock_path: Path) -> None:
-        super().__init__(
-            f"{index} is locked by another process ({lock_path}); remove it if no gto is running"
-        )
-        self.index = index
-        self.lock_path = lock_path
 
 
 class _Delete(enum.Enum):
@@ -153,7 +139,7 @@ def annotate(
         new_text = _render(text, name, entry, changes, expected, config.index)
         data = new_text.encode("utf-8")
         result = parse_index(data, index=config.index).artifacts[name]
-        _write_atomic(target, data)
+        replace_file(target, data)
     return result
 
 
@@ -170,7 +156,7 @@ def remove(git: GitRepo, name: str, *, config: Config, lock_timeout: float | Non
         new_text = _render(text, name, None, {}, expected, config.index)
         data = new_text.encode("utf-8")
         parse_index(data, index=config.index)
-        _write_atomic(target, data)
+        replace_file(target, data)
     return True
 
 
@@ -301,66 +287,8 @@ def locked(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWrite(exc) from None
-    if timeout is None:
-        from gto_dulwich.write import lock_patience
-
-        timeout = lock_patience()
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise IndexLocked(index or target.name, lock_path) from None
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.1)
-        except OSError as exc:  # a read-only work tree
-            raise CannotWrite(exc) from None
-    # A token, not the inode: a lock deleted and re-created by someone else may get our inode back.
-    token = f"{os.getpid()} {secrets.token_hex(8)}\n".encode("ascii")
-    try:
-        os.write(fd, token)
-    except BaseException:
-        os.close(fd)
-        os.unlink(lock_path)
-        raise
-    os.close(fd)
-    try:
+    with held(lock_path, lambda _busy: IndexLocked(index or target.name, lock_path), timeout):
         yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            if lock_path.read_bytes() == token:
-                os.unlink(lock_path)
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` in one step: readers see the old file or the new one, never half."""
-    real = Path(os.path.realpath(target))  # a symlinked index stays a symlink
-    directory = real.parent
-    temp = directory / f".{real.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with 0o666 lets the umask decide a new file's mode, as for any file the user creates
-    fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(os.stat(real).st_mode))
-        os.replace(temp, real)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    if sys.platform != "win32":  # a directory cannot be opened for fsync on Windows
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 # -- producing the new text ---------------------------------------------------------

@@ -254,7 +254,7 @@ class _Pack:
             delta = self._inflate(at, size)
             if delta is None:
                 return None
-            patched = _patch(content, delta)
+            patched = apply_delta(content, delta)
             if patched is None:
                 return None
             content = patched
@@ -292,7 +292,7 @@ def _delta_size(delta: bytes, at: int) -> tuple[int, int]:
             return size, at
 
 
-def _patch(base: bytes, delta: bytes) -> bytes | None:
+def apply_delta(base: bytes, delta: bytes) -> bytes | None:
     """``base`` with ``delta`` applied, if the delta fits the base and yields what it says."""
     from dulwich.pack import apply_delta
 

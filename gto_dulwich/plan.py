@@ -18,7 +18,7 @@ from typing import Literal
 
 from gto_dulwich.config import Config
 from gto_dulwich.errors import ArtifactNotFound, GTOError, InvalidVersion, VersionNotFound
-from gto_dulwich.events import Event, EventKind
+from gto_dulwich.events import KIND_OF_ACTION, Event, EventKind
 from gto_dulwich.grammar import Action, TagName, check_name, format_tag, parse_tag
 from gto_dulwich.reducer import Artifact, RegistryState, Version
 from gto_dulwich.versions import is_version, parse_version
@@ -46,13 +46,7 @@ class NewTag:
 
     @property
     def kind(self) -> EventKind:
-        return {
-            Action.REGISTER: EventKind.REGISTRATION,
-            Action.DEREGISTER: EventKind.DEREGISTRATION,
-            Action.ASSIGN: EventKind.ASSIGNMENT,
-            Action.UNASSIGN: EventKind.UNASSIGNMENT,
-            Action.DEPRECATE: EventKind.DEPRECATION,
-        }[self.tag.action]
+        return KIND_OF_ACTION[self.tag.action]
 
     def describe(self) -> str:
         """GTO's wording after "Created git tag '<tag>' that ..."."""

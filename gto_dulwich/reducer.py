@@ -23,7 +23,7 @@ from typing import Any
 
 from gto_dulwich.annotations import Annotation
 from gto_dulwich.events import Diagnostic, Event, EventKind, EventLog, to_datetime
-from gto_dulwich.repo import CommitInfo
+from gto_dulwich.facts import CommitInfo
 from gto_dulwich.versions import version_sort_key
 
 

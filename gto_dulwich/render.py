@@ -13,7 +13,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii as _encode_string
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gto_dulwich.events import Event
+    from gto_dulwich.queries import HistoryRow, RegistryRow, VersionRow
 
 NOTHING_FOUND = "Nothing found in the current workspace"
 
@@ -212,3 +216,78 @@ def cut_hexsha(version: str) -> str:
     if len(version) == 40 and all(c in "0123456789abcdef" for c in version):
         return version[:7]
     return version
+
+
+# -- the CLI's tables and sentences --------------------------------------------------
+
+Table = tuple[list[str], list[list[Cell]]]
+
+
+def version_table(rows: Sequence[VersionRow], artifact: str | None = None) -> Table:
+    """``show NAME`` and ``show --commit``: one line per version (``artifact`` labels every
+    line, else each version's own artifact)."""
+    headers = ["artifact", "version", "stage", "created_at", "ref"]
+    return headers, [
+        [
+            artifact if artifact is not None else row.version.artifact,
+            cut_hexsha(row.version.version),
+            ", ".join(row.stages),
+            str(row.version.created_at),
+            cut_hexsha(row.version.ref),
+        ]
+        for row in rows
+    ]
+
+
+def registry_table(
+    names: Sequence[str], rows: Sequence[RegistryRow], stages: Sequence[str]
+) -> Table:
+    """``show``: one line per artifact (its shown name), one column per stage."""
+    headers = ["name", "latest", *(f"#{stage}" for stage in stages)]
+    return headers, [
+        [
+            name,
+            cut_hexsha(row.latest) if row.latest else None,
+            *(", ".join(cut_hexsha(v) for v in row.stages[s]) or None for s in stages),
+        ]
+        for name, row in zip(names, rows, strict=True)
+    ]
+
+
+def history_table(rows: Sequence[HistoryRow]) -> Table:
+    """``history``: one line per event."""
+    headers = ["timestamp", "artifact", "event", "version", "stage", "commit", "ref"]
+    return headers, [
+        [
+            str(r.event.created_at),
+            r.event.artifact,
+            r.event.kind.value,
+            cut_hexsha(r.event.version) if r.event.version else None,
+            r.event.stage,
+            r.event.commit[:7],
+            r.event.tag,
+        ]
+        for r in rows
+    ]
+
+
+def event_sentence(event: Event) -> str:
+    """What a tag did, in GTO's words (``check-ref`` and the CI summary)."""
+    from gto_dulwich.events import EventKind
+
+    kind = event.kind
+    if kind is EventKind.REGISTRATION:
+        return f'Version "{event.version}" of artifact "{event.artifact}" was registered'
+    if kind is EventKind.DEREGISTRATION:
+        return f'Version "{event.version}" of artifact "{event.artifact}" was deregistered'
+    if kind is EventKind.ASSIGNMENT:
+        return (
+            f'Stage "{event.stage}" was assigned to version "{event.version}" '
+            f'of artifact "{event.artifact}"'
+        )
+    if kind is EventKind.UNASSIGNMENT:
+        return (
+            f'Stage "{event.stage}" was unassigned from version "{event.version}" '
+            f'of artifact "{event.artifact}"'
+        )
+    return f'Artifact "{event.artifact}" was deprecated'

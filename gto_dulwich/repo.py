@@ -17,12 +17,10 @@ import contextlib
 import os
 import re
 import struct
-import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from dulwich.errors import (
     ApplyDeltaError,
@@ -33,7 +31,16 @@ from dulwich.errors import (
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.repo import Repo
 
-from gto_dulwich.errors import GTOError, NotARepository, UnknownRevision
+from gto_dulwich.errors import (
+    CannotWrite,
+    GTOError,
+    NotARepository,
+    RefBusy,
+    RefLocked,
+    UnknownRevision,
+)
+from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
+from gto_dulwich.locks import patiently, try_lock
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -43,7 +50,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TAGS_PREFIX = b"refs/tags/"
 _HEX = frozenset(b"0123456789abcdef")
 _TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 # A signature that git appends to a tag message (it starts a line).
@@ -65,63 +71,6 @@ _UNREADABLE = (
     OverflowError,
     struct.error,
 )
-
-TagKind = Literal["annotated", "lightweight", "missing", "broken"]
-
-
-@dataclass(frozen=True, slots=True)
-class RefEntry:
-    """One ``refs/tags/*`` ref: where it points and, when git recorded it, the peeled commit."""
-
-    name: str
-    sha: str
-    peeled: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TagFact:
-    """What git holds for one tag ref, uninterpreted.
-
-    ``kind`` is ``annotated`` for a tag object (then the tagger fields are set),
-    ``lightweight`` when the ref names a commit directly, ``missing`` when the
-    object it names is absent, and ``broken`` when the object cannot be read as
-    a tag (``problem`` says why).  ``target`` is the commit the tag finally
-    points to, following tags of tags.
-    """
-
-    ref: str
-    sha: str
-    kind: TagKind
-    target: str | None = None
-    target_type: str | None = None
-    tag_name: str | None = None
-    tagger_name: str | None = None
-    tagger_email: str | None = None
-    time: int | None = None
-    tz_offset: int | None = None
-    message: str | None = None
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
-    sha: str
-    time: int
-    tz_offset: int
-    author_name: str
-    author_email: str
-    committer_name: str
-    committer_email: str
-    message: str
-
-
-def ref_entry(ref: bytes, sha: bytes, peeled: bytes | None) -> RefEntry:
-    """The :class:`RefEntry` of ``refs/tags/<name>``."""
-    return RefEntry(
-        _text(ref[len(TAGS_PREFIX) :]),
-        sha.decode("ascii"),
-        peeled.decode("ascii") if peeled else None,
-    )
 
 
 class RepoError(GTOError):
@@ -205,7 +154,7 @@ class GitRepo:
     passed in.
     """
 
-    #: True for a remote read through a temporary store (see :mod:`gto_dulwich.mirror`).
+    #: True for a remote read through a temporary store (see :mod:`gto_dulwich.remote.reader`).
     is_remote = False
     #: Read packed tag objects straight from the packs (:mod:`gto_dulwich.packscan`).
     scan_packs = True
@@ -786,14 +735,7 @@ class GitRepo:
             raise conflict from None
         except OSError as exc:
             raise CannotWrite(exc) from None
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            raise RefBusy(str(lock)) from None
-        except (NotADirectoryError, IsADirectoryError):
-            raise conflict from None
-        except OSError as exc:  # read-only, or a name too long for the file system
-            raise CannotWrite(exc) from None
+        fd = try_lock(lock, 0o666, on_error=lambda exc: _conflict_or_cannot_write(exc, conflict))
         done = False
         try:
             if path.is_dir():
@@ -835,14 +777,7 @@ class GitRepo:
 
     def add_tag_ref(self, ref: bytes, sha: bytes) -> bool:
         """Create ``ref`` (a full ``refs/tags/...`` name) at ``sha`` unless it exists."""
-        deadline = time.monotonic() + 10.0
-        while True:
-            try:
-                return self._claim_ref(ref, sha)
-            except RefBusy:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+        return patiently(lambda: self._claim_ref(ref, sha), lambda busy: RefLocked(str(busy)))
 
     def move_tag_ref(self, ref: bytes, old: bytes, new: bytes) -> bool:
         """Point ``ref`` at ``new`` only if it still points at ``old``."""
@@ -988,38 +923,12 @@ def _packed_size(entry: bytes) -> int:
     return _varint(delta, end)[0]
 
 
-class TagExists(GTOError):
-    def __init__(self, tag: str) -> None:
-        super().__init__(f"tag '{tag}' already exists")
-        self.tag = tag
-
-
-class TagNotFound(GTOError):
-    def __init__(self, tag: str) -> None:
-        super().__init__(f"tag '{tag}' is not found")
-        self.tag = tag
-
-
-class CannotWrite(GTOError):
-    """The file system refused a write (read-only repository, full disk, name too long)."""
-
-    def __init__(self, exc: OSError) -> None:
-        where = f" ({os.fsdecode(exc.filename)})" if exc.filename else ""
-        super().__init__(f"Cannot write to the repository: {exc.strerror or exc}{where}")
-
-
-class RefBusy(Exception):
-    """Another writer holds a ref's lock right now (internal: writers retry)."""
-
-
-class RefLocked(GTOError):
-    """Another writer holds git's lock on a ref for longer than we are willing to wait."""
-
-    def __init__(self, lock: str) -> None:
-        super().__init__(
-            f"'{lock}' is locked by another process; if no git or gto is running, remove it"
-        )
-        self.lock = lock
+def _conflict_or_cannot_write(exc: OSError, conflict: GTOError) -> GTOError:
+    """A lock that cannot be made because a tag's name runs into another's is a name
+    conflict; any other refusal (read-only, a name too long) is the file system's."""
+    if isinstance(exc, (NotADirectoryError, IsADirectoryError)):
+        return conflict
+    return CannotWrite(exc)
 
 
 def _lock_name(exc: Exception) -> str:

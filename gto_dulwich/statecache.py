@@ -45,9 +45,9 @@ from gto_dulwich.annotations import parse_index
 from gto_dulwich.cache import read_json, write_atomically
 from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
+from gto_dulwich.facts import RefEntry, ref_entry
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
 from gto_dulwich.reducer import Artifact, RegistryState, reduce
-from gto_dulwich.repo import RefEntry, ref_entry
 from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from gto_dulwich.errors import GTOError
 from gto_dulwich.get import CHUNK, Progress, Written, cannot_write, staged
-from gto_dulwich.transport import redact_url, timeout_seconds
+from gto_dulwich.remote.connection import redact_url, timeout_seconds
 
 USERNAME_ENV = "GTO_DULWICH_STORAGE_USERNAME"
 PASSWORD_ENV = "GTO_DULWICH_STORAGE_PASSWORD"

@@ -788,8 +788,7 @@ def _write_provenance(resolved: TaggedPath, func: Callable[..., object]) -> None
         "generator": f"gto_dulwich {__version__}",
     }
     text = json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    temporary = f"{os.fspath(target)}.tmp{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, target)
+    from gto_dulwich.locks import replace_file
+
+    replace_file(Path(os.fspath(target)), text.encode("utf-8"))
     logger.debug("wrote provenance %s", os.fspath(target))

@@ -18,26 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GTOError, RefBusy, RefLocked, TagExists, TagNotFound
 from gto_dulwich.events import Event, to_datetime
 from gto_dulwich.grammar import artifact_prefixes, format_tag
 from gto_dulwich.identity import Tagger
+from gto_dulwich.locks import held, patiently
 from gto_dulwich.plan import DeleteTag, NewTag, Step, next_counter, with_counter
-from gto_dulwich.repo import GitRepo, RefBusy, RefLocked, TagExists, TagNotFound
+from gto_dulwich.repo import GitRepo
+from gto_dulwich.settings import lock_timeout
 
-# How long a writer keeps retrying while other writers hold a lock.
-LOCK_PATIENCE_SECONDS = 10.0
-LOCK_PATIENCE_ENV = "GTO_DULWICH_LOCK_TIMEOUT"
 # Room a counter-form tag's "#N" may take, and the ".lock" a ref is written through.
 _COUNTER_ROOM = len("#999999999")
 _LOCK_SUFFIX = len(".lock")
-
-
-def lock_patience() -> float:
-    """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
-    from gto_dulwich.settings import seconds
-
-    return seconds(LOCK_PATIENCE_ENV, LOCK_PATIENCE_SECONDS, allow_zero=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +62,8 @@ def counter_lock(git: GitRepo) -> Iterator[None]:
     The lock is a file created with ``O_EXCL`` (git's own protocol); it is held
     only while scanning the counters and claiming one ref.
     """
-    path = git.commondir / "gto-counter.lock"
-    deadline = time.monotonic() + lock_patience()
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                raise RefLocked(str(path)) from None
-            time.sleep(random.uniform(0.001, 0.01))
-            continue
-        except OSError as exc:
-            raise GTOError(f"Cannot write to the repository: {exc.strerror} ({path})") from None
-        break
-    try:
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.close(fd)
+    with held(git.commondir / "gto-counter.lock", lambda busy: RefLocked(str(busy))):
         yield
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
@@ -100,7 +75,7 @@ def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
 
 
 def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
-    deadline = time.monotonic() + lock_patience()
+    deadline = time.monotonic() + lock_timeout()
     while True:
         tag = step.tag
         if step.counter_form:
@@ -142,18 +117,11 @@ def delete(git: GitRepo, tag: str) -> None:
     entries = {e.name: e.sha for e in git.tag_refs((tag,)) if e.name == tag}
     if tag not in entries:
         raise TagNotFound(tag)
-    deadline = time.monotonic() + lock_patience()
-    while True:
-        try:
-            deleted = git.delete_tag(tag, entries[tag])
-        except RefBusy as busy:
-            if time.monotonic() > deadline:
-                raise RefLocked(str(busy)) from None
-            time.sleep(random.uniform(0.001, 0.02))
-            continue
-        if not deleted:
-            raise GTOError(f"tag '{tag}' changed while it was being deleted")
-        return
+    deleted = patiently(
+        lambda: git.delete_tag(tag, entries[tag]), lambda busy: RefLocked(str(busy))
+    )
+    if not deleted:
+        raise GTOError(f"tag '{tag}' changed while it was being deleted")
 
 
 def check_lengths(git: GitRepo, steps: Sequence[Step]) -> None:
@@ -190,7 +158,7 @@ def wait_for_locks(git: GitRepo, steps: Sequence[Step]) -> None:
         locks.append(common / "refs" / "tags" / f"{name}.lock")
         if isinstance(step, DeleteTag) and f"refs/tags/{name}".encode() in packed:
             locks.append(common / "packed-refs.lock")
-    deadline = time.monotonic() + lock_patience()
+    deadline = time.monotonic() + lock_timeout()
     for lock in dict.fromkeys(locks):
         while lock.exists():
             if time.monotonic() > deadline:
@@ -211,7 +179,7 @@ def execute(
 
     Through a URL (a temporary store) nothing exists until the push lands: the
     changes are reported only then, and a tag another writer made on the remote
-    first raises :class:`~gto_dulwich.remote.LostRace` (the caller re-plans).
+    first raises :class:`~gto_dulwich.remote.push.LostRace` (the caller re-plans).
     """
     events: list[Event] = []
     created: list[str] = []
@@ -233,7 +201,7 @@ def execute(
             created.append(event.tag)
             note(Change("created", event.tag, step))
     if push and (created or deleted):
-        from gto_dulwich.remote import LostRace, push_tags
+        from gto_dulwich.remote.push import LostRace, push_tags
 
         pushing = [
             Change("pushing", tag, deleted_tags=tuple(deleted)) for tag in (*created, *deleted)

@@ -23,9 +23,9 @@ FIXTURE_NAMES = sorted(p.stem for p in (FIXTURES / "golden").glob("*.json"))
 @pytest.fixture(autouse=True)
 def always_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fixtures are small; use the cache for every read so it is what gets tested."""
-    from gto_dulwich import api
+    from gto_dulwich import registry
 
-    monkeypatch.setattr(api, "CACHE_THRESHOLD", 0)
+    monkeypatch.setattr(registry, "CACHE_THRESHOLD", 0)
 
 
 def outputs(repo: Path, env: dict[str, str] | None = None) -> list[tuple[int, str]]:

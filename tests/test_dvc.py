@@ -202,7 +202,7 @@ def test_a_filtering_server_sends_only_the_dvc_files(tmp_path: Path) -> None:
 
     from gto_dulwich import api
     from gto_dulwich.builder import build_repo, load_spec
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
     from tests.helpers import FIXTURES
     from tests.test_remote_read import git_daemon
 

@@ -336,7 +336,7 @@ def test_file_url_without_git(built: Built, out: Path) -> None:
     result = run_process(["get", "bundle@v2.0.0", "-r", url, "-v"], cwd=out)
     assert result.exit_code == 0, result.stderr
     assert snapshot(out / "bundle") == expected_bundle(extra=True)
-    # Read in place (gto_dulwich.inplace): nothing is fetched.
+    # Read in place (gto_dulwich.remote.inplace): nothing is fetched.
     assert "fetched " not in result.stderr
 
 
@@ -411,7 +411,7 @@ def test_a_filtering_server_sends_only_the_needed_blobs(built: Built, tmp_path: 
     from dulwich.objects import Blob as DulwichBlob
     from dulwich.objects import Commit as DulwichCommit
 
-    from gto_dulwich.mirror import RemoteRepo
+    from gto_dulwich.remote.reader import RemoteRepo
     from tests.test_remote_read import git_daemon
 
     served = tmp_path / "srv" / "repo.git"

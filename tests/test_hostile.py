@@ -30,7 +30,7 @@ from dulwich.objects import ObjectID, Tag
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from gto_dulwich import api
+import gto_dulwich.registry
 from gto_dulwich.builder import build_repo
 from gto_dulwich.cache import FILE_NAME, INDEX_FILE_NAME
 from tests.helpers import Result, path_without_git, run_cli, run_process
@@ -556,7 +556,9 @@ def _cache_variants(tags: dict[str, Any], indexes: dict[str, Any]) -> Iterator[t
 
 
 def test_corrupt_cache_files_are_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "CACHE_THRESHOLD", 0)  # use the tag cache on a small repository
+    monkeypatch.setattr(
+        gto_dulwich.registry, "CACHE_THRESHOLD", 0
+    )  # use the tag cache on a small repository
     path = build_repo(spec(), tmp_path / "repo").path
     caches = [path / ".git" / FILE_NAME, path / ".git" / INDEX_FILE_NAME]
     expected = _outputs(path, GTO_DULWICH_NO_CACHE="1")

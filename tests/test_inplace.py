@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gto_dulwich.api import _open_git
 from gto_dulwich.builder import build_repo, load_spec
-from gto_dulwich.inplace import InPlaceRepo
-from gto_dulwich.mirror import RemoteRepo
+from gto_dulwich.registry import open_git
+from gto_dulwich.remote.inplace import InPlaceRepo
+from gto_dulwich.remote.reader import RemoteRepo
 from tests.helpers import FIXTURES, run_cli
 from tests.test_remote_read import ENV, FIXTURE_NAMES, _commands, _same
 
@@ -50,9 +50,9 @@ def test_reads_open_in_place_and_writes_push(tmp_path: Path) -> None:
     spec = load_spec(FIXTURES / "showcase.yaml")
     build_repo(spec, tmp_path / "s.git", bare=True)
     url = (tmp_path / "s.git").as_uri()
-    with _open_git(url) as read:
+    with open_git(url) as read:
         assert isinstance(read, InPlaceRepo)
-    with _open_git(url, write=True) as write:
+    with open_git(url, write=True) as write:
         assert isinstance(write, RemoteRepo)
 
 

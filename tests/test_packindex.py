@@ -15,7 +15,7 @@ from dulwich.objects import Blob, ShaFile, Tag
 from dulwich.pack import PackData, write_pack_objects
 from dulwich.repo import Repo
 
-from gto_dulwich.packindex import add_pack, index_pack
+from gto_dulwich.remote.packindex import add_pack, index_pack
 from tests.helpers import build_fixture
 
 

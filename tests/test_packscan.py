@@ -21,8 +21,9 @@ from dulwich.repo import Repo
 
 from gto_dulwich import packscan
 from gto_dulwich.builder import build_repo, load_spec
+from gto_dulwich.facts import TagFact
 from gto_dulwich.packscan import PackScanner
-from gto_dulwich.repo import GitRepo, TagFact
+from gto_dulwich.repo import GitRepo
 from tests.helpers import FIXTURES, run_cli
 
 SPECS = sorted(p for p in FIXTURES.glob("*.yaml") if p.name != "differences.yaml")

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from gto_dulwich import api
 from gto_dulwich.builder import PACKED_REFS_HEADER, build_repo
 from gto_dulwich.events import Diagnostic, EventKind, build_event_log
+from gto_dulwich.facts import TagFact
 from gto_dulwich.grammar import Action, TagName, format_tag, parse_tag
 from gto_dulwich.queries import history, versions_in_stages
 from gto_dulwich.reducer import RegistryState, Version, reduce
-from gto_dulwich.repo import GitRepo, TagFact, parse_packed_refs
+from gto_dulwich.repo import GitRepo, parse_packed_refs
 from gto_dulwich.versions import version_sort_key
 
 COMMITS = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(3)]
@@ -84,7 +85,7 @@ REGISTRIES = st.lists(tag_facts(), min_size=1, max_size=25).map(_unique)
 
 
 def _state(facts: Sequence[tuple[TagFact, TagName]]) -> RegistryState:
-    """What ``api._read_state`` does with the facts, minus git (no commit enrichment)."""
+    """What ``registry.read_state`` does with the facts, minus git (no commit enrichment)."""
     return reduce(build_event_log(facts), head=None, commits=None)
 
 

@@ -18,9 +18,9 @@ from dulwich.refs import DiskRefsContainer, Ref
 from dulwich.repo import Repo
 from dulwich.server import ReceivePackHandler
 
-from gto_dulwich.remote import PushError, PushResult, push_tags, remote_url
+from gto_dulwich.remote.connection import redact_url
+from gto_dulwich.remote.push import PushError, PushResult, push_tags, remote_url
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.transport import redact_url
 from tests.servers import (
     Pair,
     add_commit,

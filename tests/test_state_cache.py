@@ -12,9 +12,10 @@ from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from gto_dulwich import api, statecache
+from gto_dulwich import api, registry, statecache
 from gto_dulwich.config import Config
-from gto_dulwich.repo import GitRepo, RefEntry, TagFact
+from gto_dulwich.facts import RefEntry, TagFact
+from gto_dulwich.repo import GitRepo
 from tests.helpers import FIXTURES, build_fixture, run_cli, run_process
 
 COMMANDS = [
@@ -91,7 +92,7 @@ def test_a_warm_show_reads_no_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def fail(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the registry was read")
 
-    monkeypatch.setattr(api, "_read_state", fail)
+    monkeypatch.setattr(registry, "read_state", fail)
     monkeypatch.setattr(GitRepo, "tag_ref_map", fail)
     env = {"GTO_EMOJIS": "false"}  # part of the config, so of the fingerprint
     # history, doctor and -v included: their answers are kept under the same fingerprint.

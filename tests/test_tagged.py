@@ -787,6 +787,21 @@ def test_a_failing_call_writes_no_sidecar(repo: Path) -> None:
     assert list(repo.glob("*.provenance.json")) == []
 
 
+def test_a_sidecar_that_cannot_be_written_leaves_no_temporary_file(repo: Path) -> None:
+    # Regression: _write_provenance left "<sidecar>.tmp<pid>" behind when the rename failed.
+    @Artifact(keyword="outpath", config=CONFIG, record=True)
+    def save(outpath: str) -> None:
+        Path(outpath).write_text("png", encoding="utf-8")
+        (Path(provenance_path(outpath)) / "blocker").mkdir(parents=True)  # a directory in the way
+
+    before = set(repo.iterdir())
+    with pytest.raises(IsADirectoryError):
+        save("plot.png")
+    left = {path.name for path in set(repo.iterdir()) - before}
+    assert [name for name in left if "tmp" in name] == []
+    assert len(left) == 2  # the output and the directory in the way, nothing else
+
+
 # --------------------------------------------------------------------------- README example
 
 

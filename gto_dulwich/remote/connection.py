@@ -1,7 +1,7 @@
 """Talking to remote repositories: which strings are URLs, credentials, clear errors.
 
-Shared by the push (:mod:`gto_dulwich.remote`) and the remote reads
-(:mod:`gto_dulwich.mirror`).  Every transport is dulwich's own client, so no git
+Shared by the push (:mod:`gto_dulwich.remote.push`) and the remote reads
+(:mod:`gto_dulwich.remote.reader`).  Every transport is dulwich's own client, so no git
 binary is needed: ``file://`` runs in-process, ``http(s)://`` uses urllib3,
 ``git://`` plain TCP, and ``ssh://`` / ``user@host:path`` the ``ssh`` client.
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from dulwich.client import GitClient
     from dulwich.config import Config
 
-    from gto_dulwich.netguard import Deadline
+    from gto_dulwich.remote.guard import Deadline
 
 TOKEN_ENV = "GTO_DULWICH_TOKEN"
 USERNAME_ENV = "GTO_DULWICH_USERNAME"
@@ -159,8 +159,8 @@ class Connection:
     clock: Deadline
 
     def guard(self, action: str) -> AbstractContextManager[None]:
-        """Network work that must end by the command's deadline (:mod:`gto_dulwich.netguard`)."""
-        from gto_dulwich.netguard import guard
+        """Network work that must end by the command's deadline (see :mod:`.guard`)."""
+        from gto_dulwich.remote.guard import guard
 
         return guard(self.clock, self.shown, action)
 
@@ -208,7 +208,7 @@ def connect(
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict, StackedConfig
 
-    from gto_dulwich import netguard
+    from gto_dulwich.remote import guard as netguard
 
     logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
 

@@ -29,8 +29,8 @@ from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
 from gto_dulwich.errors import GTOError
-from gto_dulwich.repo import GitRepo
-from gto_dulwich.transport import (
+from gto_dulwich.facts import TAGS_PREFIX
+from gto_dulwich.remote.connection import (
     Connection,
     RemoteError,
     connect,
@@ -39,6 +39,7 @@ from gto_dulwich.transport import (
     scrub,
     secrets_in,
 )
+from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TAGS_PREFIX = b"refs/tags/"
 ZERO_SHA = b"0" * 40
 
 

@@ -7,7 +7,7 @@ socket timeout limits one read, urllib3 retries a silent server three times,
 and ``git://`` sockets have no timeout at all.  So every client we create is
 instrumented here:
 
-* **one deadline** (:data:`~gto_dulwich.transport.TIMEOUT_ENV` seconds) for all
+* **one deadline** (:data:`~gto_dulwich.remote.connection.TIMEOUT_ENV` seconds) for all
   the network work of a command: the CLI opens one :func:`command` scope and
   every connection made inside it shares its clock, which starts at the first
   network operation.  In the main thread (the CLI's) a timer signal interrupts
@@ -20,7 +20,7 @@ instrumented here:
   and no "dumb" HTTP: a smart git server names its content type, anything else
   is refused in one line before its body is read.
 
-Failures are :class:`~gto_dulwich.transport.RemoteError` lines naming the URL.
+Failures are :class:`~gto_dulwich.remote.connection.RemoteError` lines naming the URL.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gto_dulwich.errors import GTOError
-from gto_dulwich.transport import TIMEOUT_ENV, RemoteError, timeout_seconds
+from gto_dulwich.remote.connection import TIMEOUT_ENV, RemoteError, timeout_seconds
 
 MAX_LISTING_ENV = "GTO_DULWICH_MAX_LISTING_BYTES"
 MAX_PACK_ENV = "GTO_DULWICH_MAX_PACK_BYTES"

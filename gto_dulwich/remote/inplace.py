@@ -1,7 +1,7 @@
 """Read a ``file://`` registry in place, as a URL read but without any server.
 
 A ``file://`` URL names a repository on this machine.  Reading it through
-:class:`~gto_dulwich.mirror.RemoteRepo` ran dulwich's upload-pack in our own
+:class:`~gto_dulwich.remote.reader.RemoteRepo` ran dulwich's upload-pack in our own
 process and indexed the pack it produced into a temporary store: 15x a clone.
 :class:`InPlaceRepo` opens the repository itself and reads it the way a local
 read does (packs scanned directly), while keeping what makes a URL read one:
@@ -16,7 +16,7 @@ read does (packs scanned directly), while keeping what makes a URL read one:
   is read, exactly as a clone of the URL would see it.
 
 Only reads come here: a write through a ``file://`` URL still goes through
-:class:`~gto_dulwich.mirror.RemoteRepo` and one push (see ``api._writer``), so
+:class:`~gto_dulwich.remote.reader.RemoteRepo` and one push (see ``registry.git_of``), so
 the remote's own refs are changed by a push and never by us writing objects.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from dulwich.client import LocalGitClient
 from dulwich.repo import Repo
 
-from gto_dulwich.mirror import SETTINGS_FILE, _call, _connect
+from gto_dulwich.remote.reader import SETTINGS_FILE, call, connect_url
 from gto_dulwich.repo import GitRepo
 
 
@@ -51,12 +51,12 @@ class InPlaceRepo(GitRepo):
     def open_url(cls, url: str, *, environ: Mapping[str, str] | None = None) -> InPlaceRepo | None:
         """The repository ``url`` names, when it is local after the user's git config
         (``insteadOf`` may point a ``file://`` URL elsewhere); None otherwise."""
-        connection = _connect(url, environ)
+        connection = connect_url(url, environ)
         try:
             if not isinstance(connection.client, LocalGitClient):
                 return None
             # dulwich's own opening, so a missing repository fails as the served read did.
-            repo = _call(connection, lambda: Repo(os.fsdecode(connection.path)))
+            repo = call(connection, lambda: Repo(os.fsdecode(connection.path)))
             return cls(repo, url, connection.shown)
         finally:
             connection.close()

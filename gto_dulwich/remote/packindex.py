@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dulwich.pack import write_pack_index_v2
 
-from gto_dulwich.packscan import _patch
+from gto_dulwich.packscan import apply_delta
 
 #: Larger packs (a ``get`` of big files) are left to dulwich, which streams them.
 MAX_BYTES = 32 << 20
@@ -102,7 +102,7 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
         if content is None:
             return None
         if base is not None:
-            patched = _patch(base[1], content)
+            patched = apply_delta(base[1], content)
             if patched is None:
                 return None
             type_num, content = base[0], patched

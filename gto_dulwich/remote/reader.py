@@ -20,7 +20,7 @@ store is removed when the repository is closed; credentials never touch it.
 
 Everything else is :class:`~gto_dulwich.repo.GitRepo`'s: the registry reads a
 remote exactly as it reads a local repository, and a write creates the tag in
-the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote`).
+the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote.push`).
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError
-from gto_dulwich.packindex import MAX_BYTES, add_pack
-from gto_dulwich.repo import CommitInfo, GitRepo, RefEntry
-from gto_dulwich.transport import Connection, RemoteError, connect
+from gto_dulwich.facts import CommitInfo, RefEntry
+from gto_dulwich.remote.connection import Connection, RemoteError, connect
+from gto_dulwich.remote.packindex import MAX_BYTES, add_pack
+from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
     from dulwich.client import FetchPackResult
@@ -73,12 +74,10 @@ class RemoteRepo(GitRepo):
     @classmethod
     def open_url(cls, url: str, *, environ: Mapping[str, str] | None = None) -> RemoteRepo:
         """List the refs of the repository at ``url``; nothing else is fetched yet."""
-        connection = _connect(url, environ)
+        connection = connect_url(url, environ)
         root = Path(tempfile.mkdtemp(prefix="gto_dulwich-remote-"))
         try:
-            listing = _call(
-                connection, lambda: connection.client.get_refs(connection.path.encode())
-            )
+            listing = call(connection, lambda: connection.client.get_refs(connection.path.encode()))
             store = root / "store.git"
             store.mkdir()
             repo = Repo.init_bare(str(store))
@@ -105,7 +104,7 @@ class RemoteRepo(GitRepo):
         Fetched objects stay: they are content-addressed, so still right.
         """
         connection = self._connection
-        listing = _call(connection, lambda: connection.client.get_refs(connection.path.encode()))
+        listing = call(connection, lambda: connection.client.get_refs(connection.path.encode()))
         store = Path(self.dulwich.controldir())
         self.dulwich.close()
         shutil.rmtree(store / "refs" / "tags", ignore_errors=True)
@@ -236,7 +235,7 @@ class RemoteRepo(GitRepo):
                     filter_spec=filter_spec,
                 )
 
-            result = _call(connection, fetch)
+            result = call(connection, fetch)
             self.fetches += 1
             size = pack.tell()
             self.bytes_received += size
@@ -248,12 +247,12 @@ class RemoteRepo(GitRepo):
                 else:
                     pack.seek(0)
                     # Still the server's bytes: a broken pack is its failure, one line.
-                    added = _call(connection, lambda: store.add_thin_pack(pack.read, None))
+                    added = call(connection, lambda: store.add_thin_pack(pack.read, None))
                     self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
 
-def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
+def connect_url(url: str, environ: Mapping[str, str] | None) -> Connection:
     from dulwich.config import StackedConfig
 
     try:
@@ -270,7 +269,7 @@ def _connect(url: str, environ: Mapping[str, str] | None) -> Connection:
         raise RemoteError(f"cannot read {url if '@' not in url else 'the remote'}: {exc}") from None
 
 
-def _call(connection: Connection, action: Callable[[], T]) -> T:
+def call(connection: Connection, action: Callable[[], T]) -> T:
     """Run one network operation; a failure becomes one masked line."""
     try:
         with connection.guard("read"):

@@ -1,0 +1,74 @@
+"""The line STYLE.md draws, enforced: the pure core loads no library from the edges.
+
+Each module is imported in a fresh interpreter (a module another test imported earlier would
+hide a stray import here) and ``sys.modules`` is inspected afterwards.  Adding, say,
+``import dulwich.repo`` to ``events.py`` fails this test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Pure at import: records, the grammar and the folds over them.
+CORE = (
+    "errors",
+    "facts",
+    "grammar",
+    "versions",
+    "events",
+    "reducer",
+    "queries",
+    "plan",
+    "config",
+    "annotations",
+    "yamlsafe",
+    "settings",
+    "safefile",
+)
+# The edges: git, the terminal, YAML, templates, HTTP.
+EDGE_LIBRARIES = ("dulwich", "click", "rich", "ruamel", "jinja2", "urllib3")
+
+_PROBE = """
+import json, sys
+import gto_dulwich.{module}
+edges = {edges!r}
+print(json.dumps(sorted(n for n in sys.modules if n.split(".")[0] in edges)))
+"""
+
+
+def loaded_edges(module: str) -> list[str]:
+    """The edge-library modules that importing ``gto_dulwich.<module>`` loads."""
+    probe = _PROBE.format(module=module, edges=EDGE_LIBRARIES)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_loads_no_edge_library(module: str) -> None:
+    assert loaded_edges(module) == []
+
+
+def test_the_probe_sees_an_edge_library() -> None:
+    # The check itself works: the dulwich adapter does load dulwich.
+    assert any(name.startswith("dulwich") for name in loaded_edges("repo"))
+
+
+def test_the_readme_module_table_lists_every_module_and_only_those() -> None:
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| module | role |") :]
+    table = table[: table.index("\n\n")]
+    first_column = "\n".join(line.split("|")[1] for line in table.splitlines()[2:])
+    listed = set(re.findall(r"`([a-z_/]+\.py)`", first_column))
+    package = root / "gto_dulwich"
+    modules = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
+    assert listed == modules
