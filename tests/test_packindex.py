@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from dulwich.objects import Blob, ShaFile, Tag
 from dulwich.pack import PackData, write_pack_objects
 from dulwich.repo import Repo
 
-from gto_dulwich.remote.packindex import add_pack, index_pack
+from gto_dulwich.remote.packindex import add_pack, add_pack_file, index_pack
 from tests.helpers import build_fixture
 
 
@@ -125,7 +127,116 @@ def test_ref_delta_with_its_base_in_the_pack(tmp_path: Path) -> None:
     }
 
 
-def test_a_large_object_is_left_to_dulwich() -> None:
-    """A pack of big files (``get``) is streamed by dulwich, never held in memory here."""
-    data = _pack([Blob.from_string(b"x" * (2 << 20))], deltify=False)
+# -- big objects stream -------------------------------------------------------------------
+
+BIG = 20 << 20
+
+
+def _entry(type_num: int, size: int) -> bytes:
+    """A pack entry's type-and-size header."""
+    out = bytearray([(type_num << 4) | (size & 0x0F)])
+    size >>= 4
+    while size:
+        out[-1] |= 0x80
+        out.append(size & 0x7F)
+        size >>= 7
+    return bytes(out)
+
+
+def _big_pack(content: bytes, *tail: bytes) -> bytes:
+    """A pack of one blob ``content`` (compressed fast: it is random) and ``tail`` entries."""
+    body = _entry(3, len(content)) + zlib.compress(content, 1) + b"".join(tail)
+    count = 1 + len(tail)
+    return _rehash(b"PACK" + (2).to_bytes(4, "big") + count.to_bytes(4, "big") + body)
+
+
+def test_a_large_blob_is_indexed_like_dulwich(tmp_path: Path) -> None:
+    """A 20 MB blob (over the 1 MiB kept in memory) is inflated in pieces and hashed as it
+    goes: the same ids, offsets and crc32s as dulwich's, from bytes and from a file."""
+    content = os.urandom(BIG)
+    small = Blob.from_string(b"small\n")
+    data = _big_pack(content, _entry(3, 6) + zlib.compress(small.as_raw_string()))
+    expected = _dulwich_entries(data, tmp_path)
+    ours = index_pack(data)
+    assert ours is not None
+    assert sorted(ours) == expected
+    assert {sha.hex() for sha, _o, _c in ours} == {
+        Blob.from_string(content).id.decode(),
+        small.id.decode(),
+    }
+    repo = Repo.init_bare(str(tmp_path / "store.git"), mkdir=True)
+    spooled = tmp_path / "received.pack"
+    spooled.write_bytes(data)
+    with open(spooled, "rb") as handle:
+        ids = add_pack_file(repo.object_store.pack_dir, handle)
+    assert ids is not None
+    assert sorted(ids) == sorted(sha.hex().encode() for sha, _o, _c in expected)
+    assert repo.object_store[small.id].as_raw_string() == b"small\n"
+    (idx,) = Path(repo.object_store.pack_dir).glob("*.idx")
+    with PackData(str(idx.with_suffix(".pack")), DEFAULT_OBJECT_FORMAT) as pack:
+        assert [tuple(e) for e in pack.sorted_entries()] == expected
+    repo.close()
+
+
+def test_a_delta_against_a_large_blob_is_left_to_dulwich() -> None:
+    """A big object is not kept, so it cannot be a delta base here: dulwich resolves it."""
+    content = os.urandom(2 << 20)
+    delta = b"\x80\x80\x01\x05\x90\x05"  # a 16 KiB base... any delta: it is never applied
+    ref = bytes.fromhex(Blob.from_string(content).id.decode())
+    data = _big_pack(content, _entry(7, len(delta)) + ref + zlib.compress(delta))
     assert index_pack(data) is None
+
+
+def test_a_large_blob_that_lies_about_its_size_is_declined() -> None:
+    content = os.urandom(2 << 20)
+    good = _big_pack(content)
+    assert index_pack(good) is not None
+    longer = _entry(3, len(content) - 1) + zlib.compress(content, 1)
+    shorter = _entry(3, len(content) + 1) + zlib.compress(content, 1)
+    for body in (longer, shorter):
+        head = b"PACK" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big")
+        assert index_pack(_rehash(head + body)) is None
+    truncated = good[:-1000]
+    assert index_pack(_rehash(truncated[:-20])) is None
+
+
+# The peak RSS of this process image: ``ru_maxrss`` would start at the parent's (Linux
+# carries the high-water mark across fork and exec), ``VmHWM`` starts afresh at exec.
+_PEAK = """
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+"""
+
+_MEASURE = f"""{_PEAK}
+import sys, tempfile
+from gto_dulwich.remote.packindex import add_pack_file
+before = peak()
+with open(sys.argv[1], "rb") as handle, tempfile.TemporaryDirectory() as store:
+    ids = add_pack_file(store, handle)
+print(len(ids or []), peak() - before)
+"""
+
+
+def _linux_peak() -> None:
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("no /proc/self/status to read a peak RSS from")
+
+
+def test_indexing_a_large_blob_keeps_memory_flat(tmp_path: Path) -> None:
+    """In a fresh process, a pack holding a 20 MB blob is indexed and copied into the store
+    with a peak RSS growth of a few megabytes, not the object's size."""
+    _linux_peak()
+    pack = tmp_path / "received.pack"
+    pack.write_bytes(_big_pack(os.urandom(BIG)))
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(pack)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    count, growth = map(int, done.stdout.split())
+    assert count == 1
+    assert growth < BIG // 2, f"peak RSS grew {growth:,} bytes for a {BIG:,}-byte blob"

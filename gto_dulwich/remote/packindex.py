@@ -9,8 +9,8 @@ this module inflates each entry once (one ``zlib`` call each), hashes it, resolv
 and writes the pack and a version-2 ``.idx`` next to the store's other packs.
 
 It is only a shortcut.  Anything it does not handle returns None and the caller
-hands the same bytes to dulwich: a thin pack (a base not in the pack), a pack
-larger than :data:`MAX_BYTES`, an unknown version or type, and every sign of
+hands the same bytes to dulwich: a thin pack (a base not in the pack), a delta
+against an object too big to keep, an unknown version or type, and every sign of
 damage (a short stream, a size that does not match its header, a checksum that
 does not match), so a broken pack fails exactly as it did.  Like ``git
 index-pack`` without ``--strict``, it does not parse the objects: a malformed
@@ -21,39 +21,76 @@ read of the same repository does.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
+import shutil
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from dulwich.pack import write_pack_index_v2
 
 from gto_dulwich.packscan import apply_delta
 
-#: Larger packs (a ``get`` of big files) are left to dulwich, which streams them.
-MAX_BYTES = 32 << 20
-#: Every object is kept in memory as a possible delta base: a registry's are tiny
-#: (tags, commits, trees); a pack holding a larger one, or more in all, goes to dulwich.
+#: Objects up to this size are kept in memory as possible delta bases (a registry's
+#: tags, commits, trees); a larger one is inflated in pieces and hashed as it goes, so
+#: a ``get`` of a big file holds a few megabytes, never the file.  A delta against such
+#: an object, or more than :data:`_MAX_INFLATED` kept in all, goes to dulwich.
 _MAX_OBJECT = 1 << 20
 _MAX_INFLATED = 64 << 20
+#: Input and output piece of a streamed object, and how much of a mapped pack may stay
+#: resident before it is given back to the kernel.
+_PIECE = 1 << 20
+_RESIDENT = 4 << 20
 
 _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
 _HASH = 20
 
+Buffer = bytes | mmap.mmap
 
-def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
+
+class _Released:
+    """Gives the pages of a mapped pack already read back to the kernel: a mapped
+    file's pages count as the process's memory, and a big pack would otherwise all be."""
+
+    def __init__(self, data: Buffer) -> None:
+        self._map = data if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED") else None
+        self._done = 0
+
+    def upto(self, pos: int) -> None:
+        if self._map is None or pos - self._done < _RESIDENT:
+            return
+        cut = pos - pos % mmap.PAGESIZE
+        self._map.madvise(mmap.MADV_DONTNEED, self._done, cut - self._done)
+        self._done = cut
+
+
+def index_pack(data: Buffer) -> list[tuple[bytes, int, int]] | None:
     """``[(binary id, offset, crc32)]`` of every object in the pack ``data``, or None."""
     if len(data) < 12 + _HASH or data[:4] != b"PACK":
         return None
-    version = int.from_bytes(data[4:8], "big")
-    count = int.from_bytes(data[8:12], "big")
+    with memoryview(data) as view:
+        return _index(data, view, _Released(data))
+
+
+def _index(
+    data: Buffer, view: memoryview, released: _Released
+) -> list[tuple[bytes, int, int]] | None:
+    version = int.from_bytes(view[4:8], "big")
+    count = int.from_bytes(view[8:12], "big")
     if version not in (2, 3):
         return None
-    end = len(data) - _HASH
-    if hashlib.sha1(memoryview(data)[:end]).digest() != data[end:]:
+    end = len(view) - _HASH
+    digest = hashlib.sha1()
+    for piece in range(0, end, _PIECE):
+        digest.update(view[piece : min(end, piece + _PIECE)])
+        released.upto(piece)
+    if digest.digest() != view[end:]:
         return None
-    view = memoryview(data)
-    objects: dict[int, tuple[int, bytes]] = {}  # offset -> (type, content)
+    released = _Released(data)  # from the start again
+    objects: dict[int, tuple[int, bytes | None]] = {}  # offset -> (type, content if kept)
     by_id: dict[bytes, int] = {}
     entries: list[tuple[bytes, int, int]] = []
     inflated = 0
@@ -62,7 +99,7 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
         start = pos
         if pos >= end:
             return None
-        byte = data[pos]
+        byte = view[pos]
         pos += 1
         type_num = (byte >> 4) & 7
         size = byte & 0x0F
@@ -70,23 +107,21 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
         while byte & 0x80:
             if pos >= end or shift > 63:
                 return None
-            byte = data[pos]
+            byte = view[pos]
             pos += 1
             size |= (byte & 0x7F) << shift
             shift += 7
-        if size > _MAX_OBJECT:
-            return None
-        base: tuple[int, bytes] | None = None
+        base: tuple[int, bytes | None] | None = None
         if type_num == _OFS_DELTA:
             if pos >= end:
                 return None
-            byte = data[pos]
+            byte = view[pos]
             pos += 1
             back = byte & 0x7F
             while byte & 0x80:
                 if pos >= end:
                     return None
-                byte = data[pos]
+                byte = view[pos]
                 pos += 1
                 back = ((back + 1) << 7) | (byte & 0x7F)
             base = objects.get(start - back)
@@ -96,12 +131,26 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
             base = None if base_offset is None else objects.get(base_offset)
         elif type_num not in _TYPES:
             return None
-        if type_num in (_OFS_DELTA, _REF_DELTA) and base is None:
-            return None  # thin, or a base after its delta: dulwich's to resolve
+        elif size > _MAX_OBJECT:
+            header = _TYPES[type_num] + b" " + str(size).encode("ascii") + b"\0"
+            streamed = _stream(view, start, pos, end, size, header, released)
+            if streamed is None:
+                return None
+            binsha, crc, pos = streamed
+            objects[start] = (type_num, None)
+            by_id[binsha] = start
+            entries.append((binsha, start, crc))
+            released.upto(start)
+            continue
+        if type_num in (_OFS_DELTA, _REF_DELTA) and (base is None or base[1] is None):
+            return None  # thin, a base after its delta, or one too big to keep: dulwich's
+        if size > _MAX_OBJECT:
+            return None  # a delta this big is dulwich's to resolve
         content, pos = _inflate(view, pos, end, size)
         if content is None:
             return None
         if base is not None:
+            assert base[1] is not None
             patched = apply_delta(base[1], content)
             if patched is None:
                 return None
@@ -114,9 +163,49 @@ def index_pack(data: bytes) -> list[tuple[bytes, int, int]] | None:
         objects[start] = (type_num, content)
         by_id[binsha] = start
         entries.append((binsha, start, zlib.crc32(view[start:pos])))
+        released.upto(start)
     if pos != end:
         return None
     return entries
+
+
+def _stream(
+    view: memoryview,
+    start: int,
+    pos: int,
+    end: int,
+    size: int,
+    header: bytes,
+    released: _Released,
+) -> tuple[bytes, int, int] | None:
+    """Id, crc32 and end of the big object whose zlib stream is at ``pos``, in pieces."""
+    digest = hashlib.sha1(header)
+    crc = zlib.crc32(view[start:pos])
+    inflater = zlib.decompressobj()
+    done = 0
+    try:
+        while not inflater.eof:
+            fed = view[pos : min(end, pos + _PIECE)]
+            if not fed:
+                return None
+            data: bytes | memoryview = fed
+            while True:
+                # Bounded output: a small stream that inflates to gigabytes stops early.
+                out = inflater.decompress(data, _PIECE)
+                done += len(out)
+                if done > size:
+                    return None  # more than the header said
+                digest.update(out)
+                if inflater.eof or not inflater.unconsumed_tail:
+                    break
+                data = inflater.unconsumed_tail
+            used = len(fed) - len(inflater.unused_data) - len(inflater.unconsumed_tail)
+            crc = zlib.crc32(fed[:used], crc)
+            pos += used
+            released.upto(pos)
+    except zlib.error:
+        return None
+    return (digest.digest(), crc, pos) if done == size else None
 
 
 def _inflate(view: memoryview, pos: int, end: int, size: int) -> tuple[bytes | None, int]:
@@ -146,16 +235,45 @@ def add_pack(pack_dir: str | os.PathLike[str], data: bytes) -> list[bytes] | Non
     entries = index_pack(data)
     if entries is None:
         return None
-    checksum = data[-_HASH:]
+    _install(pack_dir, entries, data[-_HASH:], lambda handle: handle.write(data))
+    return [binsha.hex().encode("ascii") for binsha, _offset, _crc in entries]
+
+
+def add_pack_file(pack_dir: str | os.PathLike[str], pack: IO[bytes]) -> list[bytes] | None:
+    """Like :func:`add_pack` for a pack in an open file, which is mapped and copied in
+    pieces, never read whole: a pack holding a big file costs a few megabytes."""
+    pack.seek(0, os.SEEK_END)
+    if pack.tell() < 12 + _HASH:
+        return None
+    with mmap.mmap(pack.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        entries = index_pack(mapped)
+        checksum = mapped[-_HASH:]
+    if entries is None:
+        return None
+
+    def copy(handle: IO[bytes]) -> None:
+        pack.seek(0)
+        shutil.copyfileobj(pack, handle, _PIECE)
+
+    _install(pack_dir, entries, checksum, copy)
+    return [binsha.hex().encode("ascii") for binsha, _offset, _crc in entries]
+
+
+def _install(
+    pack_dir: str | os.PathLike[str],
+    entries: list[tuple[bytes, int, int]],
+    checksum: bytes,
+    write_pack: Callable[[IO[bytes]], object],
+) -> None:
     base = Path(pack_dir) / f"pack-{checksum.hex()}"
     pack_path, idx_path = base.with_suffix(".pack"), base.with_suffix(".idx")
+
+    def write_index(handle: IO[bytes]) -> object:
+        return write_pack_index_v2(handle, sorted(entries), checksum)
+
     # The index last, each complete before its rename: a pack is visible only when whole.
-    for path, write in (
-        (pack_path, lambda f: f.write(data)),
-        (idx_path, lambda f: write_pack_index_v2(f, sorted(entries), checksum)),
-    ):
+    for path, write in ((pack_path, write_pack), (idx_path, write_index)):
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "wb") as handle:
             write(handle)
         os.replace(temporary, path)
-    return [binsha.hex().encode("ascii") for binsha, _offset, _crc in entries]

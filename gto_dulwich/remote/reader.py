@@ -38,7 +38,7 @@ from dulwich.repo import Repo
 from gto_dulwich.errors import GTOError
 from gto_dulwich.facts import CommitInfo, RefEntry
 from gto_dulwich.remote.connection import Connection, RemoteError, connect
-from gto_dulwich.remote.packindex import MAX_BYTES, add_pack
+from gto_dulwich.remote.packindex import add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
@@ -241,7 +241,11 @@ class RemoteRepo(GitRepo):
             self.bytes_received += size
             if size:
                 pack.seek(0)
-                ids = add_pack(store.pack_dir, pack.read()) if size <= MAX_BYTES else None
+                # Past the spool's size the pack is a file: mapped and read in pieces there.
+                if size <= _SPOOL_BYTES:
+                    ids = add_pack(store.pack_dir, pack.read())
+                else:
+                    ids = add_pack_file(store.pack_dir, pack)
                 if ids is not None:
                     self._present.update(ids)
                 else:
