@@ -293,8 +293,9 @@ NOTES = """
   file) 1 MiB at a time and checked against its object id: flat memory too.
 - **git, from a server**: both tools wait for the server to pack 200 MB (most of the time).
   `dvc get` clones the repository; `gto get` fetches the tagged commits without trees, one
-  commit's trees, then the one blob by id. The pack is spooled to disk, but dulwich inflates
-  the 200 MB object whole once to index it (`add_thin_pack`), which is our peak.
+  commit's trees, then the one blob by id. The pack is spooled to disk and indexed from
+  there in 1 MiB pieces (`gto_dulwich/remote/packindex.py`: hashed as it inflates, pages
+  given back as it goes), then written from the store 1 MiB at a time: flat memory too.
 """
 
 

@@ -242,6 +242,7 @@ def add_pack(pack_dir: str | os.PathLike[str], data: bytes) -> list[bytes] | Non
 def add_pack_file(pack_dir: str | os.PathLike[str], pack: IO[bytes]) -> list[bytes] | None:
     """Like :func:`add_pack` for a pack in an open file, which is mapped and copied in
     pieces, never read whole: a pack holding a big file costs a few megabytes."""
+    pack.flush()  # the mapping sees the file, not what is still in a write buffer
     pack.seek(0, os.SEEK_END)
     if pack.tell() < 12 + _HASH:
         return None
