@@ -37,6 +37,7 @@ from gto_dulwich.errors import (
     NotARepository,
     RefBusy,
     RefLocked,
+    RepoError,
     UnknownRevision,
 )
 from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
@@ -71,10 +72,6 @@ _UNREADABLE = (
     OverflowError,
     struct.error,
 )
-
-
-class RepoError(GTOError):
-    """A repository that cannot be read the way the command needs."""
 
 
 def _text(raw: bytes) -> str:

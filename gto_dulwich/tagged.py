@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import errno
 import functools
 import hashlib
 import inspect
@@ -39,7 +38,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
 
-from gto_dulwich.errors import GTOError, NotARepository
+from gto_dulwich.errors import (
+    ArtifactArgumentError,
+    DirtyWorkTreeError,
+    NoCommitsError,
+    NotARepository,
+    TaggedArtifactError,
+    TaggedFileNotFoundError,
+    UnsupportedConfigValue,
+    list_files,
+)
 
 __all__ = [
     "COMMIT_LENGTH",
@@ -83,8 +91,6 @@ COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma",
 PROVENANCE_SUFFIX = ".provenance.json"
 #: The ``schema`` field of a provenance sidecar.
 PROVENANCE_SCHEMA = "gto_dulwich.tagged/1"
-#: How many changed files an error or warning names before "and N more".
-_LISTED_FILES = 5
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,68 +104,8 @@ RepoArg = str | os.PathLike[str] | None
 # --------------------------------------------------------------------------- errors
 
 
-class TaggedArtifactError(GTOError):
-    """Base class of every tagged-artifact failure."""
-
-
-class NoCommitsError(TaggedArtifactError):
-    """The repository has no commit yet, so there is nothing to tag with."""
-
-    def __init__(self, root: str) -> None:
-        super().__init__(
-            f"Repository '{root}' has no commits yet; commit something before tagging artifacts"
-        )
-        self.root = root
-
-
-class DirtyWorkTreeError(TaggedArtifactError):
-    """Tracked files (or, when asked, untracked ones) differ from HEAD."""
-
-    def __init__(self, root: str, changed: tuple[str, ...]) -> None:
-        super().__init__(
-            f"Working tree of '{root}' has uncommitted changes ({_list_files(changed)}); "
-            "commit them, or allow a dirty tree (allow_dirty=True, --allow-dirty)"
-        )
-        self.root = root
-        self.changed = changed
-
-
-class UnsupportedConfigValue(TaggedArtifactError, TypeError):
-    """A config value the canonical serialisation does not define."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"Cannot hash {where}: {problem}")
-        self.where = where
-        self.problem = problem
-
-
-class ArtifactArgumentError(TaggedArtifactError, TypeError):
-    """The decorated function has no such parameter, or was called without it."""
-
-
-class TaggedFileNotFoundError(TaggedArtifactError, FileNotFoundError):
-    """Reading an artifact whose tagged file does not exist."""
-
-    def __init__(self, plain: str, tagged: str) -> None:
-        super().__init__(
-            f"No artifact '{tagged}' (the tagged name of '{plain}' for the current commit "
-            "and config)"
-        )
-        self.errno = errno.ENOENT
-        self.strerror = self.message
-        self.filename = tagged
-        self.plain = plain
-        self.tagged = tagged
-
-
 class DirtyArtifactWarning(UserWarning):
     """An artifact is being tagged from a dirty work tree (``allow_dirty=True``)."""
-
-
-def _list_files(files: tuple[str, ...]) -> str:
-    shown = ", ".join(files[:_LISTED_FILES])
-    more = len(files) - _LISTED_FILES
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 # --------------------------------------------------------------------------- config hash
@@ -502,7 +448,7 @@ def _resolve(
         warnings.warn(
             DirtyArtifactWarning(
                 f"Working tree of '{state.root}' has uncommitted changes "
-                f"({_list_files(state.changed)}); tagging as '{os.fspath(tagged)}'"
+                f"({list_files(state.changed)}); tagging as '{os.fspath(tagged)}'"
             ),
             stacklevel=stacklevel,
         )

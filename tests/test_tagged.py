@@ -31,14 +31,17 @@ from hypothesis import strategies as st
 import gto_dulwich
 from gto_dulwich import Artifact
 from gto_dulwich.cli_tagged import tag_path
-from gto_dulwich.errors import GTOError, NotARepository
-from gto_dulwich.tagged import (
+from gto_dulwich.errors import (
     ArtifactArgumentError,
-    DirtyArtifactWarning,
     DirtyWorkTreeError,
+    GTOError,
     NoCommitsError,
+    NotARepository,
     TaggedFileNotFoundError,
     UnsupportedConfigValue,
+)
+from gto_dulwich.tagged import (
+    DirtyArtifactWarning,
     canonical_config,
     config_hash,
     provenance_path,
