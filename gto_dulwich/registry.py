@@ -225,11 +225,8 @@ def read_state(
     def index_at(commit: str) -> Index:
         data = read_index(git, commit, config.index)
         if data is None:
-            if views is not None:
-                from gto_dulwich.statecache import absent_for_sure
-
-                if not absent_for_sure(git, commit, config.index):
-                    views.incomplete()
+            if views is not None and not git.surely_absent(commit, config.index):
+                views.incomplete()
             return Index()
         key = hashlib.sha1(data).hexdigest()
         if key not in indexes:

@@ -215,6 +215,10 @@ class GitRepo:
     def commondir(self) -> Path:
         return Path(self.dulwich.commondir())
 
+    @property
+    def controldir(self) -> Path:
+        return Path(self.dulwich.controldir())
+
     # -- refs -------------------------------------------------------------
 
     def packed_refs(self) -> tuple[dict[bytes, tuple[bytes, bytes | None]], bool]:
@@ -598,6 +602,31 @@ class GitRepo:
         except (KeyError, *_UNREADABLE):
             return None
         return blob.data if isinstance(blob, Blob) else None
+
+    def surely_absent(self, commit: str, path: str) -> bool:
+        """Whether ``path`` is surely not a file in ``commit`` (False: an object on the way is
+        missing or unreadable, so the answer may change once it is fetched)."""
+        store = self.dulwich.object_store
+        try:
+            obj = store[ObjectID(commit.encode("ascii"))]
+            if not isinstance(obj, Commit):
+                return True
+            tree = store[obj.tree]
+            parts = path.strip("/").split("/")
+            for number, part in enumerate(parts):
+                if not isinstance(tree, Tree):
+                    return True
+                try:
+                    _mode, sha = tree[part.encode("utf-8")]
+                except KeyError:
+                    return True
+                obj = store[sha]
+                if number == len(parts) - 1:
+                    return obj.type_name != b"blob"
+                tree = obj
+        except Exception:  # missing or unreadable: not sure
+            return False
+        return True
 
     def commit_tree(self, commit: str) -> str | None:
         """The root tree id of ``commit``, or None when the commit cannot be read."""

@@ -47,7 +47,7 @@ from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.facts import RefEntry, ref_entry
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
-from gto_dulwich.reducer import Artifact, RegistryState, reduce
+from gto_dulwich.reducer import RegistryState, reduce
 from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
@@ -358,7 +358,7 @@ class ArtifactSummaries:
         firsts: list[list[Any] | None] = []
         for kinds in _PASSES:
             first = min(
-                ((_instant(e), e.tag) for e in _tag_events(artifact) if e.kind in kinds),
+                ((_instant(e), e.tag) for e in artifact.tag_events if e.kind in kinds),
                 default=None,
             )
             firsts.append(list(first) if first is not None else None)
@@ -404,7 +404,7 @@ class ArtifactSummaries:
             return None  # refused: the full read reports it
         data = git.read_file(head, self.config.index)
         if data is None:
-            if not absent_for_sure(git, head, self.config.index):
+            if not git.surely_absent(head, self.config.index):
                 self.owner.incomplete()
                 return None
             return []
@@ -436,19 +436,6 @@ _PASSES = (
 
 def _instant(event: Event) -> int:
     return int(event.created_at.timestamp())
-
-
-def _tag_events(artifact: Artifact) -> list[Event]:
-    return [
-        *artifact.deprecations,
-        *(e for v in artifact.versions for e in (*v.registrations, *v.deregistrations)),
-        *(
-            e
-            for v in artifact.versions
-            for s in v.stages
-            for e in (*s.assignments, *s.unassignments)
-        ),
-    ]
 
 
 def _group_digest(names: list[bytes], refs: dict[bytes, tuple[bytes, bytes | None]]) -> str:
@@ -521,7 +508,7 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
         part("packed-refs", _read(common / "packed-refs"))
         for ref, content in _loose_tag_refs(common):
             part("ref " + ref, content)
-        value = _read(Path(git.dulwich.controldir()) / "HEAD")
+        value = _read(git.controldir / "HEAD")
         part("HEAD", value)
         for _ in range(5):  # symbolic refs, as GitRepo.head follows them
             if value is None or not value.startswith(b"ref: "):
@@ -559,34 +546,6 @@ def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
             found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
     found.sort()
     return found
-
-
-def absent_for_sure(git: GitRepo, commit: str, path: str) -> bool:
-    """Whether ``path`` is surely not a file in ``commit`` (False: an object on the way is
-    missing or unreadable, so the answer may change once it is fetched)."""
-    from dulwich.objects import Commit, ObjectID, Tree
-
-    store = git.dulwich.object_store
-    try:
-        obj = store[ObjectID(commit.encode("ascii"))]
-        if not isinstance(obj, Commit):
-            return True
-        tree = store[obj.tree]
-        parts = path.strip("/").split("/")
-        for number, part in enumerate(parts):
-            if not isinstance(tree, Tree):
-                return True
-            try:
-                _mode, sha = tree[part.encode("utf-8")]
-            except KeyError:
-                return True
-            obj = store[sha]
-            if number == len(parts) - 1:
-                return obj.type_name != b"blob"
-            tree = obj
-    except Exception:  # missing or unreadable: not sure
-        return False
-    return True
 
 
 # -- the file -------------------------------------------------------------------
