@@ -36,7 +36,8 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,64 @@ class ViewOptions:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the state file keeps for one fingerprint (``key``): a full read's diagnostics
+    and used stages (None until a full read stored them), and a view per option set
+    (oldest first, at most :data:`MAX_VIEWS`)."""
+
+    key: str
+    diagnostics: tuple[Diagnostic, ...] | None = None
+    used_stages: tuple[str, ...] | None = None
+    views: Mapping[str, tuple[tuple[str, ...], tuple[RegistryRow, ...]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Entry | None:
+        """The entry, or None when any part is malformed (a damaged entry is a miss)."""
+        diagnostics, used, views = raw.get("diagnostics"), raw.get("used_stages"), raw.get("views")
+        if diagnostics is not None and not (
+            isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)
+        ):
+            return None
+        if not (used is None or _strs(used)) or not isinstance(views, dict):
+            return None
+        parsed = {}
+        for option_key, view in views.items():
+            if not (isinstance(view, list) and len(view) == 2 and _strs(view[0])):
+                return None
+            rows = view[1]
+            if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
+                return None
+            parsed[option_key] = (
+                tuple(view[0]),
+                tuple(RegistryRow(n, latest, held, reg, act) for n, latest, held, reg, act in rows),
+            )
+        return cls(
+            raw["key"],
+            None if diagnostics is None else tuple(Diagnostic(*d) for d in diagnostics),
+            None if used is None else tuple(used),
+            parsed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "diagnostics": None
+            if self.diagnostics is None
+            else [[d.ref, d.reason, d.severity] for d in self.diagnostics],
+            "used_stages": None if self.used_stages is None else list(self.used_stages),
+            "views": {
+                option_key: [
+                    list(stages),
+                    [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
+                ]
+                for option_key, (stages, rows) in self.views.items()
+            },
+        }
+
+
 class StateCache:
     """The cache for one repository state, opened (fingerprinted) before anything is read."""
 
@@ -111,7 +170,7 @@ class StateCache:
         self.key = fingerprint(git, config, enrich_all=enrich_all)
         # False once a read met a missing object: its answer is not stored.
         self.complete = True
-        self.entry: dict[str, Any] | None = None
+        self.entry: Entry | None = None
         if self.key is not None:
             self.entry = _find(_load(self.path), self.key)
 
@@ -124,29 +183,27 @@ class StateCache:
 
     def diagnostics(self) -> tuple[Diagnostic, ...] | None:
         """The read's diagnostics, if a full read stored them."""
-        if self.entry is None or self.entry["diagnostics"] is None:
-            return None
-        return tuple(
-            Diagnostic(ref, reason, severity) for ref, reason, severity in self.entry["diagnostics"]
-        )
+        return None if self.entry is None else self.entry.diagnostics
 
     def used_stages(self) -> list[str] | None:
         if self.entry is None:
             return None
-        stages = self.entry["used_stages"]
+        stages = self.entry.used_stages
         return list(stages) if stages is not None else None
 
     def view(self, options: ViewOptions) -> View | None:
         """The stages and rows (deprecated artifacts included) stored for these options."""
         if self.entry is None:
             return None
-        found = self.entry["views"].get(options.key)
+        found = self.entry.views.get(options.key)
         if found is None:
             return None
         stages, rows = found
         return list(stages), [
-            RegistryRow(name, latest, {s: list(v) for s, v in held.items()}, registered, active)
-            for name, latest, held, registered, active in rows
+            RegistryRow(
+                r.name, r.latest, {s: list(v) for s, v in r.stages.items()}, r.registered, r.active
+            )
+            for r in rows
         ]
 
     def assemble(self, options: ViewOptions, *, cache_threshold: int) -> View | None:
@@ -163,14 +220,11 @@ class StateCache:
 
     def remember_diagnostics(self, diagnostics: tuple[Diagnostic, ...]) -> None:
         """Store a full read's diagnostics (``doctor``, ``-v``) for the fingerprint."""
-        if self.entry is not None and self.entry["diagnostics"] is not None:
+        if self.entry is not None and self.entry.diagnostics is not None:
             return
-        if not self._storable(diagnostics):
+        if not self._storable(diagnostics) or self.key is None:
             return
-        entry = self.entry or {"key": self.key, "diagnostics": None, "used_stages": None}
-        entry.setdefault("views", {})
-        entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
-        self._write(entry)
+        self._write(replace(self.entry or Entry(self.key), diagnostics=tuple(diagnostics)))
 
     def history(self) -> list[Event] | None:
         """Every tag event of the fingerprinted refs, oldest first, if a full read stored them."""
@@ -227,33 +281,31 @@ class StateCache:
         if fingerprint(self.git, self.config, enrich_all=self.enrich_all) != self.key:
             return  # refs or HEAD moved while we read: the answer may be the newer one
         stages, rows = view
-        entry = self.entry or {
-            "key": self.key,
-            "diagnostics": None,
-            "used_stages": None,
-            "views": {},
-        }
+        entry = self.entry or Entry(self.key)
         if diagnostics is not None:
-            entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
+            entry = replace(entry, diagnostics=tuple(diagnostics))
         if self.config.stages is None:
-            entry["used_stages"] = list(stages)
-        views = [(k, v) for k, v in entry["views"].items() if k != options.key]
-        entry["views"] = {
-            **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
-            options.key: [
-                list(stages),
-                [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
-            ],
-        }
+            entry = replace(entry, used_stages=tuple(stages))
+        views = [(k, v) for k, v in entry.views.items() if k != options.key]
+        stored = tuple(
+            RegistryRow(r.name, r.latest, r.stages, r.registered, r.active) for r in rows
+        )
+        entry = replace(
+            entry,
+            views={
+                **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
+                options.key: (tuple(stages), stored),
+            },
+        )
         self._write(entry)
 
-    def _write(self, entry: dict[str, Any]) -> None:
+    def _write(self, entry: Entry) -> None:
         self.entry = entry
         others = [e for e in _load(self.path) if e.get("key") != self.key]
         payload = {
             "format": FORMAT,
             "version": SCHEMA,
-            "entries": [entry, *others[: MAX_ENTRIES - 1]],
+            "entries": [entry.to_dict(), *others[: MAX_ENTRIES - 1]],
         }
         write_atomically(self.path, json.dumps(payload, separators=(",", ":")).encode())
 
@@ -660,37 +712,16 @@ def _load_history(path: Path, key: str) -> list[Event] | None:
     return events
 
 
-def _find(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+def _find(entries: list[dict[str, Any]], key: str) -> Entry | None:
     """The entry for ``key`` if it is well formed (a damaged one is a miss, not a crash)."""
     for entry in entries:
         if entry.get("key") == key:
-            return entry if _valid_entry(entry) else None
+            return Entry.from_dict(entry)
     return None
 
 
 def _strs(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _valid_entry(entry: dict[str, Any]) -> bool:
-    diagnostics, used, views = (
-        entry.get("diagnostics"),
-        entry.get("used_stages"),
-        entry.get("views"),
-    )
-    if diagnostics is not None and not (
-        isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)
-    ):
-        return False
-    if not (used is None or _strs(used)) or not isinstance(views, dict):
-        return False
-    for view in views.values():
-        if not (isinstance(view, list) and len(view) == 2 and _strs(view[0])):
-            return False
-        rows = view[1]
-        if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
-            return False
-    return True
 
 
 def _valid_row(row: Any) -> bool:
