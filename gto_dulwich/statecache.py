@@ -39,7 +39,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
@@ -313,6 +313,76 @@ class StateCache:
 # -- per-artifact summaries -------------------------------------------------------
 
 
+#: A summary's row for one option set: latest version, stages held, registered, active.
+SummaryRow = tuple[str | None, dict[str, list[str]], bool, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One group of refs, summarised.  ``clean`` False: the group cannot be summarised
+    (read the registry whole); ``artifact`` None: its refs make no artifact.  Otherwise
+    ``first`` holds, per reducer pass, the (time, tag) of the artifact's first event of
+    that pass, ``used`` the stages it holds, ``views`` its row per option set."""
+
+    clean: bool
+    artifact: str | None = None
+    first: tuple[tuple[int, str] | None, ...] = ()
+    used: tuple[str, ...] = ()
+    views: Mapping[str, SummaryRow] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Summary | None:
+        """The summary, or None when it is malformed (it is then read again)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("clean"), bool):
+            return None
+        if not raw["clean"]:
+            return cls(False)
+        name = raw.get("artifact")
+        if name is None:
+            return cls(True)
+        firsts, used, views = raw.get("first"), raw.get("used"), raw.get("views")
+        if not (
+            isinstance(name, str)
+            and isinstance(firsts, list)
+            and len(firsts) == len(_PASSES)
+            and all(
+                first is None
+                or (
+                    isinstance(first, list)
+                    and len(first) == 2
+                    and type(first[0]) is int
+                    and isinstance(first[1], str)
+                )
+                for first in firsts
+            )
+            and any(first is not None for first in firsts)
+            and _strs(used)
+            and isinstance(views, dict)
+            and all(isinstance(view, list) and _valid_row([name, *view]) for view in views.values())
+        ):
+            return None
+        return cls(
+            True,
+            name,
+            tuple(None if first is None else (first[0], first[1]) for first in firsts),
+            tuple(cast(list[str], used)),
+            {key: (view[0], view[1], view[2], view[3]) for key, view in views.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.clean:
+            return {"clean": False}
+        if self.artifact is None:
+            return {"clean": True, "artifact": None}
+        return {
+            "clean": True,
+            "artifact": self.artifact,
+            "first": [None if first is None else list(first) for first in self.first],
+            "used": list(self.used),
+            "views": {key: list(view) for key, view in self.views.items()},
+        }
+
+
 class ArtifactSummaries:
     """``show``'s rows rebuilt from one summary per artifact, for when refs changed.
 
@@ -348,16 +418,14 @@ class ArtifactSummaries:
             if match is not None:  # a name with no '@' or '#' is never a GTO tag
                 groups.setdefault(match[1], []).append(ref)
         stored = _load_groups(self.path)
-        summaries: dict[str, dict[str, Any]] = {}
+        summaries: dict[str, Summary] = {}
         stale: list[tuple[str, list[bytes]]] = []
         for names in groups.values():
             names.sort()
             digest = _group_digest(names, refs)
             summary = stored.get(digest)
             if summary is not None and (
-                not summary["clean"]
-                or summary["artifact"] is None
-                or options.key in summary["views"]
+                not summary.clean or summary.artifact is None or options.key in summary.views
             ):
                 summaries[digest] = summary
             else:
@@ -376,11 +444,15 @@ class ArtifactSummaries:
             write_atomically(
                 self.path,
                 json.dumps(
-                    {"format": GROUPS_FORMAT, "version": SCHEMA, "groups": summaries},
+                    {
+                        "format": GROUPS_FORMAT,
+                        "version": SCHEMA,
+                        "groups": {k: v.to_dict() for k, v in summaries.items()},
+                    },
                     separators=(",", ":"),
                 ).encode(),
             )
-        if not all(summary["clean"] for summary in summaries.values()):
+        if not all(summary.clean for summary in summaries.values()):
             return None
         annotated = self._head_artifacts()
         if annotated is None:
@@ -388,8 +460,8 @@ class ArtifactSummaries:
         return _assemble(list(summaries.values()), annotated, options, self.config)
 
     def _summarize(
-        self, entries: list[RefEntry], options: ViewOptions, known: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
+        self, entries: list[RefEntry], options: ViewOptions, known: Summary | None
+    ) -> Summary | None:
         """One group's summary (None: an object is missing, so nothing can be kept)."""
         named = []
         for entry in entries:
@@ -401,36 +473,30 @@ class ArtifactSummaries:
             self.owner.incomplete()
             return None
         if any(fact.tag_name not in (None, "", fact.ref) for fact, _ in wanted):
-            return {"clean": False}
+            return Summary(False)
         state = reduce(build_event_log(wanted))
         if len(state.artifacts) != 1:
-            return {"clean": True, "artifact": None} if not state.artifacts else {"clean": False}
+            return Summary(True) if not state.artifacts else Summary(False)
         (artifact,) = state.artifacts.values()
         single = RegistryState({artifact.name: artifact})
-        firsts: list[list[Any] | None] = []
+        firsts: list[tuple[int, str] | None] = []
         for kinds in _PASSES:
             first = min(
                 ((_instant(e), e.tag) for e in artifact.tag_events if e.kind in kinds),
                 default=None,
             )
-            firsts.append(list(first) if first is not None else None)
+            firsts.append(first)
         stages = sorted({s.stage for v in artifact.versions for s in v.stages})
         (row,) = options.rows(single, stages)
-        kept = list(known["views"].items()) if known is not None and known.get("artifact") else []
+        kept = list(known.views.items()) if known is not None and known.artifact else []
         views = {k: v for k, v in kept[-(MAX_VIEWS - 1) :] if k != options.key}
-        views[options.key] = [
+        views[options.key] = (
             row.latest,
             {stage: held for stage, held in row.stages.items() if held},
             row.registered,
             row.active,
-        ]
-        return {
-            "clean": True,
-            "artifact": artifact.name,
-            "first": firsts,
-            "used": used_stages(single),
-            "views": views,
-        }
+        )
+        return Summary(True, artifact.name, tuple(firsts), tuple(used_stages(single)), views)
 
     def _head_artifacts(self) -> list[str] | None:
         """Names in ``artifacts.yaml`` at HEAD, in file order, then those only in
@@ -500,38 +566,38 @@ def _group_digest(names: list[bytes], refs: dict[bytes, tuple[bytes, bytes | Non
 
 
 def _assemble(
-    summaries: list[dict[str, Any]], annotated: list[str], options: ViewOptions, config: Config
+    summaries: list[Summary], annotated: list[str], options: ViewOptions, config: Config
 ) -> View:
     """The rows in the reducer's order: artifacts first seen by a deprecation, then by a
     registration, then by a stage event (each by that event's time and tag name), then
     those only in ``artifacts.yaml`` at HEAD."""
-    tagged = [s for s in summaries if s["artifact"] is not None]
-    order: list[dict[str, Any]] = []
+    tagged = [s for s in summaries if s.artifact is not None]
+    order: list[Summary] = []
     for number in range(len(_PASSES)):
         batch = [
             s
             for s in tagged
-            if s["first"][number] is not None
-            and all(s["first"][earlier] is None for earlier in range(number))
+            if s.first[number] is not None
+            and all(s.first[earlier] is None for earlier in range(number))
         ]
-        order.extend(sorted(batch, key=lambda s: s["first"][number]))
+        order.extend(sorted(batch, key=lambda s: cast(tuple[int, str], s.first[number])))
     if config.stages is not None:
         stages = list(config.stages)
     else:
-        stages = sorted({stage for s in tagged for stage in s["used"]})
+        stages = sorted({stage for s in tagged for stage in s.used})
     rows = []
     for summary in order:
-        latest, held, registered, active = summary["views"][options.key]
+        latest, held, registered, active = summary.views[options.key]
         rows.append(
             RegistryRow(
-                summary["artifact"],
+                cast(str, summary.artifact),
                 latest,
                 {stage: list(held.get(stage, [])) for stage in stages},
                 registered,
                 active,
             )
         )
-    names = {s["artifact"] for s in tagged}
+    names = {cast(str, s.artifact) for s in tagged}
     for name in annotated:
         if name not in names:
             names.add(name)
@@ -616,7 +682,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [e for e in raw["entries"] if isinstance(e, dict)]
 
 
-def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
+def _load_groups(path: Path) -> dict[str, Summary]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
     raw: Any = read_json(path)
     if not (
@@ -626,38 +692,8 @@ def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
         and isinstance(raw.get("groups"), dict)
     ):
         return {}
-    return {k: v for k, v in raw["groups"].items() if _valid_summary(v)}
-
-
-def _valid_summary(summary: Any) -> bool:
-    if not isinstance(summary, dict) or not isinstance(summary.get("clean"), bool):
-        return False
-    if not summary["clean"]:
-        return True
-    name = summary.get("artifact")
-    if name is None:
-        return True
-    firsts, used, views = summary.get("first"), summary.get("used"), summary.get("views")
-    return (
-        isinstance(name, str)
-        and isinstance(firsts, list)
-        and len(firsts) == len(_PASSES)
-        and all(
-            first is None
-            or (
-                isinstance(first, list)
-                and len(first) == 2
-                and type(first[0]) is int
-                and isinstance(first[1], str)
-            )
-            for first in firsts
-        )
-        and any(first is not None for first in firsts)
-        and _strs(used)
-        and isinstance(views, dict)
-        and all(_valid_row([name, *view]) for view in views.values() if isinstance(view, list))
-        and all(isinstance(view, list) for view in views.values())
-    )
+    loaded = {k: Summary.from_dict(v) for k, v in raw["groups"].items()}
+    return {k: v for k, v in loaded.items() if v is not None}
 
 
 _KINDS = {kind.value: kind for kind in EventKind}

@@ -486,3 +486,18 @@ def test_a_state_file_entry_round_trips_and_a_damaged_one_is_a_miss() -> None:
     damaged = entry.to_dict()
     damaged["views"]["0 -1 1 timestamp"][1][0][3] = "yes"
     assert statecache.Entry.from_dict(damaged) is None
+
+
+def test_a_group_summary_round_trips_and_a_damaged_one_is_read_again() -> None:
+    summary = statecache.Summary(
+        True,
+        "a",
+        (None, (1700000000, "a@v1.0.0"), None),
+        ("prod",),
+        {"0 -1 1 timestamp": ("v1.0.0", {"prod": ["v1.0.0"]}, True, True)},
+    )
+    assert statecache.Summary.from_dict(summary.to_dict()) == summary
+    assert statecache.Summary.from_dict({"clean": False, "junk": 1}) == statecache.Summary(False)
+    damaged = summary.to_dict()
+    damaged["first"] = [None, None, None]
+    assert statecache.Summary.from_dict(damaged) is None
