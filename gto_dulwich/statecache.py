@@ -48,7 +48,7 @@ from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.facts import RefEntry, ref_entry
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
-from gto_dulwich.reducer import RegistryState, reduce
+from gto_dulwich.reducer import PASSES, RegistryState, reduce
 from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
@@ -344,7 +344,7 @@ class Summary:
         if not (
             isinstance(name, str)
             and isinstance(firsts, list)
-            and len(firsts) == len(_PASSES)
+            and len(firsts) == len(PASSES)
             and all(
                 first is None
                 or (
@@ -480,7 +480,7 @@ class ArtifactSummaries:
         (artifact,) = state.artifacts.values()
         single = RegistryState({artifact.name: artifact})
         firsts: list[tuple[int, str] | None] = []
-        for kinds in _PASSES:
+        for kinds in PASSES:
             first = min(
                 ((_instant(e), e.tag) for e in artifact.tag_events if e.kind in kinds),
                 default=None,
@@ -545,11 +545,6 @@ class ArtifactSummaries:
 
 # refs/tags/<the artifact's part of a tag name>, up to the first '@' or '#'.
 _GROUP = re.compile(rb"refs/tags/([^@#]*)[@#]")
-_PASSES = (
-    frozenset({EventKind.DEPRECATION}),
-    frozenset({EventKind.REGISTRATION, EventKind.DEREGISTRATION}),
-    frozenset({EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT}),
-)
 
 
 def _instant(event: Event) -> int:
@@ -573,7 +568,7 @@ def _assemble(
     those only in ``artifacts.yaml`` at HEAD."""
     tagged = [s for s in summaries if s.artifact is not None]
     order: list[Summary] = []
-    for number in range(len(_PASSES)):
+    for number in range(len(PASSES)):
         batch = [
             s
             for s in tagged
