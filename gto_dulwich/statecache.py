@@ -664,30 +664,30 @@ def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
 # -- the file -------------------------------------------------------------------
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
-    """The file's entries, or none when it is missing, corrupt or from another version."""
+def _contents(path: Path, file_format: str, field: str, kind: type) -> Any:
+    """The ``field`` of a cache file, or None when the file is missing, corrupt, of
+    another format or schema, or the field is not a ``kind``."""
     raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
-        and raw.get("format") == FORMAT
+        and raw.get("format") == file_format
         and raw.get("version") == SCHEMA
-        and isinstance(raw.get("entries"), list)
+        and isinstance(raw.get(field), kind)
     ):
-        return []
-    return [e for e in raw["entries"] if isinstance(e, dict)]
+        return None
+    return raw[field]
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    """The file's entries, or none when it is missing, corrupt or from another version."""
+    entries = _contents(path, FORMAT, "entries", list) or []
+    return [e for e in entries if isinstance(e, dict)]
 
 
 def _load_groups(path: Path) -> dict[str, Summary]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
-    raw: Any = read_json(path)
-    if not (
-        isinstance(raw, dict)
-        and raw.get("format") == GROUPS_FORMAT
-        and raw.get("version") == SCHEMA
-        and isinstance(raw.get("groups"), dict)
-    ):
-        return {}
-    loaded = {k: Summary.from_dict(v) for k, v in raw["groups"].items()}
+    groups = _contents(path, GROUPS_FORMAT, "groups", dict) or {}
+    loaded = {k: Summary.from_dict(v) for k, v in groups.items()}
     return {k: v for k, v in loaded.items() if v is not None}
 
 
