@@ -144,6 +144,31 @@ def parse_packed_refs(data: bytes) -> tuple[dict[bytes, tuple[bytes, bytes | Non
     return refs, fully_peeled, lines - consumed
 
 
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
+    """Every file under ``refs/tags`` with the bytes ``GitRepo.tag_refs`` reads of it."""
+    found = []
+    for root, _dirs, files in os.walk(common / "refs" / "tags"):
+        for file_name in files:
+            full = os.path.join(root, file_name)
+            if file_name.endswith(".lock"):
+                continue
+            try:
+                with open(full, "rb") as handle:
+                    content = handle.read(100)
+            except OSError:
+                content = b"<unreadable>"
+            found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
+    found.sort()
+    return found
+
+
 class GitRepo:
     """An open repository with the few reads the registry needs.
 
@@ -231,6 +256,26 @@ class GitRepo:
             refs, fully_peeled, self.packed_refs_bad_lines = parse_packed_refs(data)
             self._packed = (refs, fully_peeled)
         return self._packed
+
+    def state_files(self) -> Iterator[tuple[str, bytes | None]]:
+        """The files a read of the tag refs and HEAD depends on, as ``(label, bytes)``
+        (None: absent), for a cache's fingerprint: ``packed-refs``, every loose tag ref
+        (the bytes :meth:`tag_refs` reads of it), HEAD and the refs it points to, as
+        :meth:`head` follows them, ``shallow`` and the alternates."""
+        common = self.commondir
+        yield "packed-refs", _read_or_none(common / "packed-refs")
+        for ref, content in _loose_tag_refs(common):
+            yield "ref " + ref, content
+        value = _read_or_none(self.controldir / "HEAD")
+        yield "HEAD", value
+        for _ in range(5):  # symbolic refs, as head() follows them
+            if value is None or not value.startswith(b"ref: "):
+                break
+            name = value[5:].strip()
+            value = _read_or_none(common / os.fsdecode(name))
+            yield "HEAD ref " + os.fsdecode(name), value
+        yield "shallow", _read_or_none(common / "shallow")
+        yield "alternates", _read_or_none(common / "objects" / "info" / "alternates")
 
     def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
         """Every ``refs/tags/*`` ref, sorted by name, loose refs winning over packed.

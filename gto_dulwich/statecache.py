@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -611,54 +610,17 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
             digest.update(data)
 
     try:
-        common = git.commondir
         # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
         part(
             "schema",
             f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all} yaml={max_bytes()}".encode(),
         )
         part("config", repr(config).encode("utf-8", "backslashreplace"))
-        part("packed-refs", _read(common / "packed-refs"))
-        for ref, content in _loose_tag_refs(common):
-            part("ref " + ref, content)
-        value = _read(git.controldir / "HEAD")
-        part("HEAD", value)
-        for _ in range(5):  # symbolic refs, as GitRepo.head follows them
-            if value is None or not value.startswith(b"ref: "):
-                break
-            name = value[5:].strip()
-            value = _read(common / os.fsdecode(name))
-            part("HEAD ref " + os.fsdecode(name), value)
-        part("shallow", _read(common / "shallow"))
-        part("alternates", _read(common / "objects" / "info" / "alternates"))
+        for label, data in git.state_files():
+            part(label, data)
     except (OSError, ValueError, AttributeError, NotImplementedError):
         return None
     return digest.hexdigest()
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-
-
-def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
-    """Every file under ``refs/tags`` with the bytes ``GitRepo.tag_refs`` reads of it."""
-    found = []
-    for root, _dirs, files in os.walk(common / "refs" / "tags"):
-        for file_name in files:
-            full = os.path.join(root, file_name)
-            if file_name.endswith(".lock"):
-                continue
-            try:
-                with open(full, "rb") as handle:
-                    content = handle.read(100)
-            except OSError:
-                content = b"<unreadable>"
-            found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
-    found.sort()
-    return found
 
 
 # -- the file -------------------------------------------------------------------
