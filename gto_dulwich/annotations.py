@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gto_dulwich.errors import AnnotationsError
+from gto_dulwich.errors import AnnotationsError, AnnotationsRefused
 from gto_dulwich.grammar import is_valid_fullname, is_valid_name
 
 _KEYS = ("type", "path", "virtual", "labels", "description", "custom")
@@ -75,16 +75,6 @@ class Index:
         )
 
 
-class AnnotationsRefused(AnnotationsError):
-    """An ``artifacts.yaml`` over the loader's bounds (size, nesting, alias expansion):
-    not read, so its annotations are skipped."""
-
-    def __init__(self, index: str, commit: str | None, reason: str) -> None:
-        super().__init__(index, commit, reason)
-        where = f" at commit {commit[:7]}" if commit else ""
-        self.message = f"{index}{where} refused: {reason}"
-
-
 def load_yaml(data: bytes | str, *, where: str = "YAML") -> Any:
     """Safe-load YAML within :mod:`gto_dulwich.yamlsafe`'s bounds (ruamel is imported lazily)."""
     from gto_dulwich.yamlsafe import load_yaml_bounded
@@ -95,7 +85,7 @@ def load_yaml(data: bytes | str, *, where: str = "YAML") -> Any:
 def parse_index(data: bytes, *, index: str = "artifacts.yaml", commit: str | None = None) -> Index:
     """Parse ``artifacts.yaml`` bytes; raise :class:`AnnotationsError` if not GTO's format
     (:class:`AnnotationsRefused` if over the loader's bounds)."""
-    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused
+    from gto_dulwich.errors import YAMLError, YAMLRefused
 
     try:
         raw = load_yaml(data, where=index)

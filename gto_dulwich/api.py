@@ -541,10 +541,9 @@ def _run_write(
     fails as it would have had it seen the other write (a version given
     explicitly and now taken, a stage already held).
     """
-    from gto_dulwich.errors import TagExists
+    from gto_dulwich.errors import LostRace, TagExists
     from gto_dulwich.identity import resolve_tagger
     from gto_dulwich.plan import NewTag, check_free
-    from gto_dulwich.remote.push import LostRace
     from gto_dulwich.write import execute
 
     with git_of(repo) as git:

@@ -21,8 +21,8 @@ import click
 from gto_dulwich import __version__
 from gto_dulwich.cli_get import get as get_command
 from gto_dulwich.cli_report import report
-from gto_dulwich.cli_tagged import tag_path
 from gto_dulwich.errors import GTOError
+from gto_dulwich.tagged.cli import tag_path
 
 if TYPE_CHECKING:
     from gto_dulwich.api import ArtifactView, RegistryView

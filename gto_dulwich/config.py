@@ -105,7 +105,8 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...] | None:
 
 
 def _json(text: str, key: str, where: str) -> Any:
-    from gto_dulwich.yamlsafe import YAMLRefused, load_json_bounded
+    from gto_dulwich.errors import YAMLRefused
+    from gto_dulwich.yamlsafe import load_json_bounded
 
     try:
         return load_json_bounded(text, where=key)
@@ -163,8 +164,9 @@ def load_config(workdir: Path | None, environ: Mapping[str, str] | None = None) 
 def read_config_file(path: Path, *, workdir: Path | None = None) -> dict[str, Any]:
     """Read a ``.gto`` file; one that is a link out of ``workdir`` is refused, never read
     (its text could otherwise reach a CI log through an error line)."""
+    from gto_dulwich.errors import YAMLError, YAMLRefused
     from gto_dulwich.safefile import NotRegular, TooLarge, inside, read_regular
-    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused, load_yaml_bounded, max_bytes
+    from gto_dulwich.yamlsafe import load_yaml_bounded, max_bytes
 
     where = str(path)
     if workdir is not None and not inside(path, workdir):

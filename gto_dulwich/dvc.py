@@ -255,7 +255,8 @@ class _Bad(Exception):
 
 def load_yaml(data: bytes, where: str) -> Any:
     """Safe-load a DVC file within :mod:`gto_dulwich.yamlsafe`'s bounds (size, depth, aliases)."""
-    from gto_dulwich.yamlsafe import YAMLError, YAMLRefused, load_yaml_bounded
+    from gto_dulwich.errors import YAMLError, YAMLRefused
+    from gto_dulwich.yamlsafe import load_yaml_bounded
 
     try:
         return load_yaml_bounded(data, where=where)

@@ -15,20 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GTOError, IdentityUnknown
 
 if TYPE_CHECKING:
     from dulwich.config import StackedConfig
-
-
-class IdentityUnknown(GTOError):
-    def __init__(self, missing: str) -> None:
-        super().__init__(
-            f"Tagger identity unknown: no {missing} configured. Run "
-            "'git config --global user.name \"Your Name\"' and "
-            "'git config --global user.email you@example.com' (or set GIT_COMMITTER_NAME "
-            "and GIT_COMMITTER_EMAIL)"
-        )
 
 
 @dataclass(frozen=True, slots=True)

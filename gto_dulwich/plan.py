@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from gto_dulwich.config import Config
-from gto_dulwich.errors import ArtifactNotFound, GTOError, InvalidVersion, VersionNotFound
+from gto_dulwich.errors import (
+    ArtifactNotFound,
+    GTOError,
+    InvalidVersion,
+    ManyVersions,
+    VersionNotFound,
+)
 from gto_dulwich.events import KIND_OF_ACTION, Event, EventKind
 from gto_dulwich.grammar import Action, TagName, check_name, format_tag, parse_tag
 from gto_dulwich.reducer import Artifact, RegistryState, Version
@@ -62,14 +68,6 @@ class DeleteTag:
 
 
 Step = NewTag | DeleteTag
-
-
-class ManyVersions(GTOError):
-    def __init__(self, name: str, versions: list[str]) -> None:
-        super().__init__(
-            "Multiple versions are not allowed on the same Git commit. Violation detected "
-            f"for artifact '{name}', versions '{versions}'."
-        )
 
 
 def _message(message: str | None, default: str) -> str:

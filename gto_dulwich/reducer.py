@@ -370,6 +370,16 @@ def _add_commit_event(events: list[CommitEvent], event: CommitEvent) -> None:
         _add(events, event)
 
 
+#: The reducer's passes over the events, in order.  An artifact is listed where it is
+#: first seen: by a deprecation, then by a (de)registration, then by a stage event.
+PASSES: tuple[tuple[EventKind, ...], ...] = (
+    (EventKind.DEPRECATION,),
+    (EventKind.REGISTRATION, EventKind.DEREGISTRATION),
+    (EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT),
+)
+_DEPRECATIONS, _VERSION_EVENTS, _STAGE_EVENTS = PASSES
+
+
 def reduce(
     log: EventLog,
     *,
@@ -393,11 +403,11 @@ def reduce(
         return artifacts[name]
 
     for event in log.events:
-        if event.kind is EventKind.DEPRECATION:
+        if event.kind in _DEPRECATIONS:
             _add(artifact(event.artifact).deprecations, event)
 
     for event in log.events:
-        if event.kind not in (EventKind.REGISTRATION, EventKind.DEREGISTRATION):
+        if event.kind not in _VERSION_EVENTS:
             continue
         art = artifact(event.artifact)
         version = next((v for v in art.at_commit(event.commit) if v.name == event.version), None)
@@ -412,7 +422,7 @@ def reduce(
         _add(target, event)
 
     for event in log.events:
-        if event.kind not in (EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT):
+        if event.kind not in _STAGE_EVENTS:
             continue
         art = artifact(event.artifact)
         at_commit = [v for v in art.at_commit(event.commit) if not v.discovered]

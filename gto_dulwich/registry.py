@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Union
 
-from gto_dulwich.annotations import Annotation, AnnotationsRefused, Index, parse_index
+from gto_dulwich.annotations import Annotation, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
-from gto_dulwich.errors import ArtifactNotFound, GTOError
+from gto_dulwich.errors import AnnotationsRefused, ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, build_event_log, parse_ref_name
 from gto_dulwich.facts import RefEntry
 from gto_dulwich.grammar import TagName, artifact_prefixes, encode_name
@@ -225,11 +225,8 @@ def read_state(
     def index_at(commit: str) -> Index:
         data = read_index(git, commit, config.index)
         if data is None:
-            if views is not None:
-                from gto_dulwich.statecache import absent_for_sure
-
-                if not absent_for_sure(git, commit, config.index):
-                    views.incomplete()
+            if views is not None and not git.surely_absent(commit, config.index):
+                views.incomplete()
             return Index()
         key = hashlib.sha1(data).hexdigest()
         if key not in indexes:

@@ -37,6 +37,7 @@ from gto_dulwich.errors import (
     NotARepository,
     RefBusy,
     RefLocked,
+    RepoError,
     UnknownRevision,
 )
 from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
@@ -71,10 +72,6 @@ _UNREADABLE = (
     OverflowError,
     struct.error,
 )
-
-
-class RepoError(GTOError):
-    """A repository that cannot be read the way the command needs."""
 
 
 def _text(raw: bytes) -> str:
@@ -145,6 +142,31 @@ def parse_packed_refs(data: bytes) -> tuple[dict[bytes, tuple[bytes, bytes | Non
         not_content = data.count(b"\n#") + data.startswith(b"#")
     lines = data.count(b"\n") - not_content
     return refs, fully_peeled, lines - consumed
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
+    """Every file under ``refs/tags`` with the bytes ``GitRepo.tag_refs`` reads of it."""
+    found = []
+    for root, _dirs, files in os.walk(common / "refs" / "tags"):
+        for file_name in files:
+            full = os.path.join(root, file_name)
+            if file_name.endswith(".lock"):
+                continue
+            try:
+                with open(full, "rb") as handle:
+                    content = handle.read(100)
+            except OSError:
+                content = b"<unreadable>"
+            found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
+    found.sort()
+    return found
 
 
 class GitRepo:
@@ -218,6 +240,10 @@ class GitRepo:
     def commondir(self) -> Path:
         return Path(self.dulwich.commondir())
 
+    @property
+    def controldir(self) -> Path:
+        return Path(self.dulwich.controldir())
+
     # -- refs -------------------------------------------------------------
 
     def packed_refs(self) -> tuple[dict[bytes, tuple[bytes, bytes | None]], bool]:
@@ -230,6 +256,26 @@ class GitRepo:
             refs, fully_peeled, self.packed_refs_bad_lines = parse_packed_refs(data)
             self._packed = (refs, fully_peeled)
         return self._packed
+
+    def state_files(self) -> Iterator[tuple[str, bytes | None]]:
+        """The files a read of the tag refs and HEAD depends on, as ``(label, bytes)``
+        (None: absent), for a cache's fingerprint: ``packed-refs``, every loose tag ref
+        (the bytes :meth:`tag_refs` reads of it), HEAD and the refs it points to, as
+        :meth:`head` follows them, ``shallow`` and the alternates."""
+        common = self.commondir
+        yield "packed-refs", _read_or_none(common / "packed-refs")
+        for ref, content in _loose_tag_refs(common):
+            yield "ref " + ref, content
+        value = _read_or_none(self.controldir / "HEAD")
+        yield "HEAD", value
+        for _ in range(5):  # symbolic refs, as head() follows them
+            if value is None or not value.startswith(b"ref: "):
+                break
+            name = value[5:].strip()
+            value = _read_or_none(common / os.fsdecode(name))
+            yield "HEAD ref " + os.fsdecode(name), value
+        yield "shallow", _read_or_none(common / "shallow")
+        yield "alternates", _read_or_none(common / "objects" / "info" / "alternates")
 
     def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
         """Every ``refs/tags/*`` ref, sorted by name, loose refs winning over packed.
@@ -601,6 +647,31 @@ class GitRepo:
         except (KeyError, *_UNREADABLE):
             return None
         return blob.data if isinstance(blob, Blob) else None
+
+    def surely_absent(self, commit: str, path: str) -> bool:
+        """Whether ``path`` is surely not a file in ``commit`` (False: an object on the way is
+        missing or unreadable, so the answer may change once it is fetched)."""
+        store = self.dulwich.object_store
+        try:
+            obj = store[ObjectID(commit.encode("ascii"))]
+            if not isinstance(obj, Commit):
+                return True
+            tree = store[obj.tree]
+            parts = path.strip("/").split("/")
+            for number, part in enumerate(parts):
+                if not isinstance(tree, Tree):
+                    return True
+                try:
+                    _mode, sha = tree[part.encode("utf-8")]
+                except KeyError:
+                    return True
+                obj = store[sha]
+                if number == len(parts) - 1:
+                    return obj.type_name != b"blob"
+                tree = obj
+        except Exception:  # missing or unreadable: not sure
+            return False
+        return True
 
     def commit_tree(self, commit: str) -> str | None:
         """The root tree id of ``commit``, or None when the commit cannot be read."""

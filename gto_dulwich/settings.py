@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import BadLocation, BadSetting
 
 __all__ = [
     "VARIABLES",
@@ -85,21 +85,6 @@ def no_caches(off: bool = True) -> Iterator[None]:
 def lock_timeout(environ: Mapping[str, str] | None = None) -> float:
     """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
     return seconds("GTO_DULWICH_LOCK_TIMEOUT", 10.0, environ=environ, allow_zero=True)
-
-
-class BadSetting(GTOError):
-    """An environment variable whose value cannot be used."""
-
-    def __init__(self, name: str, value: str, expected: str) -> None:
-        super().__init__(f"{name}={value!r} is not {expected}")
-        self.name = name
-        self.value = value
-
-
-class BadLocation(GTOError):
-    """A repository location that is refused before any connection (a usage error)."""
-
-    exit_code = 2
 
 
 def seconds(

@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
@@ -47,7 +47,7 @@ from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Diagnostic, Event, EventKind, build_event_log, parse_ref_name
 from gto_dulwich.facts import RefEntry, ref_entry
 from gto_dulwich.queries import RegistryRow, Sort, registry_rows, used_stages
-from gto_dulwich.reducer import Artifact, RegistryState, reduce
+from gto_dulwich.reducer import PASSES, RegistryState, reduce
 from gto_dulwich.yamlsafe import max_bytes
 
 if TYPE_CHECKING:
@@ -100,6 +100,64 @@ class ViewOptions:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the state file keeps for one fingerprint (``key``): a full read's diagnostics
+    and used stages (None until a full read stored them), and a view per option set
+    (oldest first, at most :data:`MAX_VIEWS`)."""
+
+    key: str
+    diagnostics: tuple[Diagnostic, ...] | None = None
+    used_stages: tuple[str, ...] | None = None
+    views: Mapping[str, tuple[tuple[str, ...], tuple[RegistryRow, ...]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Entry | None:
+        """The entry, or None when any part is malformed (a damaged entry is a miss)."""
+        diagnostics, used, views = raw.get("diagnostics"), raw.get("used_stages"), raw.get("views")
+        if diagnostics is not None and not (
+            isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)
+        ):
+            return None
+        if not (used is None or _strs(used)) or not isinstance(views, dict):
+            return None
+        parsed = {}
+        for option_key, view in views.items():
+            if not (isinstance(view, list) and len(view) == 2 and _strs(view[0])):
+                return None
+            rows = view[1]
+            if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
+                return None
+            parsed[option_key] = (
+                tuple(view[0]),
+                tuple(RegistryRow(n, latest, held, reg, act) for n, latest, held, reg, act in rows),
+            )
+        return cls(
+            raw["key"],
+            None if diagnostics is None else tuple(Diagnostic(*d) for d in diagnostics),
+            None if used is None else tuple(used),
+            parsed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "diagnostics": None
+            if self.diagnostics is None
+            else [[d.ref, d.reason, d.severity] for d in self.diagnostics],
+            "used_stages": None if self.used_stages is None else list(self.used_stages),
+            "views": {
+                option_key: [
+                    list(stages),
+                    [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
+                ]
+                for option_key, (stages, rows) in self.views.items()
+            },
+        }
+
+
 class StateCache:
     """The cache for one repository state, opened (fingerprinted) before anything is read."""
 
@@ -111,7 +169,7 @@ class StateCache:
         self.key = fingerprint(git, config, enrich_all=enrich_all)
         # False once a read met a missing object: its answer is not stored.
         self.complete = True
-        self.entry: dict[str, Any] | None = None
+        self.entry: Entry | None = None
         if self.key is not None:
             self.entry = _find(_load(self.path), self.key)
 
@@ -124,29 +182,27 @@ class StateCache:
 
     def diagnostics(self) -> tuple[Diagnostic, ...] | None:
         """The read's diagnostics, if a full read stored them."""
-        if self.entry is None or self.entry["diagnostics"] is None:
-            return None
-        return tuple(
-            Diagnostic(ref, reason, severity) for ref, reason, severity in self.entry["diagnostics"]
-        )
+        return None if self.entry is None else self.entry.diagnostics
 
     def used_stages(self) -> list[str] | None:
         if self.entry is None:
             return None
-        stages = self.entry["used_stages"]
+        stages = self.entry.used_stages
         return list(stages) if stages is not None else None
 
     def view(self, options: ViewOptions) -> View | None:
         """The stages and rows (deprecated artifacts included) stored for these options."""
         if self.entry is None:
             return None
-        found = self.entry["views"].get(options.key)
+        found = self.entry.views.get(options.key)
         if found is None:
             return None
         stages, rows = found
         return list(stages), [
-            RegistryRow(name, latest, {s: list(v) for s, v in held.items()}, registered, active)
-            for name, latest, held, registered, active in rows
+            RegistryRow(
+                r.name, r.latest, {s: list(v) for s, v in r.stages.items()}, r.registered, r.active
+            )
+            for r in rows
         ]
 
     def assemble(self, options: ViewOptions, *, cache_threshold: int) -> View | None:
@@ -163,14 +219,11 @@ class StateCache:
 
     def remember_diagnostics(self, diagnostics: tuple[Diagnostic, ...]) -> None:
         """Store a full read's diagnostics (``doctor``, ``-v``) for the fingerprint."""
-        if self.entry is not None and self.entry["diagnostics"] is not None:
+        if self.entry is not None and self.entry.diagnostics is not None:
             return
-        if not self._storable(diagnostics):
+        if not self._storable(diagnostics) or self.key is None:
             return
-        entry = self.entry or {"key": self.key, "diagnostics": None, "used_stages": None}
-        entry.setdefault("views", {})
-        entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
-        self._write(entry)
+        self._write(replace(self.entry or Entry(self.key), diagnostics=tuple(diagnostics)))
 
     def history(self) -> list[Event] | None:
         """Every tag event of the fingerprinted refs, oldest first, if a full read stored them."""
@@ -227,38 +280,106 @@ class StateCache:
         if fingerprint(self.git, self.config, enrich_all=self.enrich_all) != self.key:
             return  # refs or HEAD moved while we read: the answer may be the newer one
         stages, rows = view
-        entry = self.entry or {
-            "key": self.key,
-            "diagnostics": None,
-            "used_stages": None,
-            "views": {},
-        }
+        entry = self.entry or Entry(self.key)
         if diagnostics is not None:
-            entry["diagnostics"] = [[d.ref, d.reason, d.severity] for d in diagnostics]
+            entry = replace(entry, diagnostics=tuple(diagnostics))
         if self.config.stages is None:
-            entry["used_stages"] = list(stages)
-        views = [(k, v) for k, v in entry["views"].items() if k != options.key]
-        entry["views"] = {
-            **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
-            options.key: [
-                list(stages),
-                [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
-            ],
-        }
+            entry = replace(entry, used_stages=tuple(stages))
+        views = [(k, v) for k, v in entry.views.items() if k != options.key]
+        stored = tuple(
+            RegistryRow(r.name, r.latest, r.stages, r.registered, r.active) for r in rows
+        )
+        entry = replace(
+            entry,
+            views={
+                **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
+                options.key: (tuple(stages), stored),
+            },
+        )
         self._write(entry)
 
-    def _write(self, entry: dict[str, Any]) -> None:
+    def _write(self, entry: Entry) -> None:
         self.entry = entry
         others = [e for e in _load(self.path) if e.get("key") != self.key]
         payload = {
             "format": FORMAT,
             "version": SCHEMA,
-            "entries": [entry, *others[: MAX_ENTRIES - 1]],
+            "entries": [entry.to_dict(), *others[: MAX_ENTRIES - 1]],
         }
         write_atomically(self.path, json.dumps(payload, separators=(",", ":")).encode())
 
 
 # -- per-artifact summaries -------------------------------------------------------
+
+
+#: A summary's row for one option set: latest version, stages held, registered, active.
+SummaryRow = tuple[str | None, dict[str, list[str]], bool, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One group of refs, summarised.  ``clean`` False: the group cannot be summarised
+    (read the registry whole); ``artifact`` None: its refs make no artifact.  Otherwise
+    ``first`` holds, per reducer pass, the (time, tag) of the artifact's first event of
+    that pass, ``used`` the stages it holds, ``views`` its row per option set."""
+
+    clean: bool
+    artifact: str | None = None
+    first: tuple[tuple[int, str] | None, ...] = ()
+    used: tuple[str, ...] = ()
+    views: Mapping[str, SummaryRow] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Summary | None:
+        """The summary, or None when it is malformed (it is then read again)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("clean"), bool):
+            return None
+        if not raw["clean"]:
+            return cls(False)
+        name = raw.get("artifact")
+        if name is None:
+            return cls(True)
+        firsts, used, views = raw.get("first"), raw.get("used"), raw.get("views")
+        if not (
+            isinstance(name, str)
+            and isinstance(firsts, list)
+            and len(firsts) == len(PASSES)
+            and all(
+                first is None
+                or (
+                    isinstance(first, list)
+                    and len(first) == 2
+                    and type(first[0]) is int
+                    and isinstance(first[1], str)
+                )
+                for first in firsts
+            )
+            and any(first is not None for first in firsts)
+            and _strs(used)
+            and isinstance(views, dict)
+            and all(isinstance(view, list) and _valid_row([name, *view]) for view in views.values())
+        ):
+            return None
+        return cls(
+            True,
+            name,
+            tuple(None if first is None else (first[0], first[1]) for first in firsts),
+            tuple(cast(list[str], used)),
+            {key: (view[0], view[1], view[2], view[3]) for key, view in views.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.clean:
+            return {"clean": False}
+        if self.artifact is None:
+            return {"clean": True, "artifact": None}
+        return {
+            "clean": True,
+            "artifact": self.artifact,
+            "first": [None if first is None else list(first) for first in self.first],
+            "used": list(self.used),
+            "views": {key: list(view) for key, view in self.views.items()},
+        }
 
 
 class ArtifactSummaries:
@@ -296,16 +417,14 @@ class ArtifactSummaries:
             if match is not None:  # a name with no '@' or '#' is never a GTO tag
                 groups.setdefault(match[1], []).append(ref)
         stored = _load_groups(self.path)
-        summaries: dict[str, dict[str, Any]] = {}
+        summaries: dict[str, Summary] = {}
         stale: list[tuple[str, list[bytes]]] = []
         for names in groups.values():
             names.sort()
             digest = _group_digest(names, refs)
             summary = stored.get(digest)
             if summary is not None and (
-                not summary["clean"]
-                or summary["artifact"] is None
-                or options.key in summary["views"]
+                not summary.clean or summary.artifact is None or options.key in summary.views
             ):
                 summaries[digest] = summary
             else:
@@ -324,11 +443,15 @@ class ArtifactSummaries:
             write_atomically(
                 self.path,
                 json.dumps(
-                    {"format": GROUPS_FORMAT, "version": SCHEMA, "groups": summaries},
+                    {
+                        "format": GROUPS_FORMAT,
+                        "version": SCHEMA,
+                        "groups": {k: v.to_dict() for k, v in summaries.items()},
+                    },
                     separators=(",", ":"),
                 ).encode(),
             )
-        if not all(summary["clean"] for summary in summaries.values()):
+        if not all(summary.clean for summary in summaries.values()):
             return None
         annotated = self._head_artifacts()
         if annotated is None:
@@ -336,8 +459,8 @@ class ArtifactSummaries:
         return _assemble(list(summaries.values()), annotated, options, self.config)
 
     def _summarize(
-        self, entries: list[RefEntry], options: ViewOptions, known: dict[str, Any] | None
-    ) -> dict[str, Any] | None:
+        self, entries: list[RefEntry], options: ViewOptions, known: Summary | None
+    ) -> Summary | None:
         """One group's summary (None: an object is missing, so nothing can be kept)."""
         named = []
         for entry in entries:
@@ -349,36 +472,30 @@ class ArtifactSummaries:
             self.owner.incomplete()
             return None
         if any(fact.tag_name not in (None, "", fact.ref) for fact, _ in wanted):
-            return {"clean": False}
+            return Summary(False)
         state = reduce(build_event_log(wanted))
         if len(state.artifacts) != 1:
-            return {"clean": True, "artifact": None} if not state.artifacts else {"clean": False}
+            return Summary(True) if not state.artifacts else Summary(False)
         (artifact,) = state.artifacts.values()
         single = RegistryState({artifact.name: artifact})
-        firsts: list[list[Any] | None] = []
-        for kinds in _PASSES:
+        firsts: list[tuple[int, str] | None] = []
+        for kinds in PASSES:
             first = min(
-                ((_instant(e), e.tag) for e in _tag_events(artifact) if e.kind in kinds),
+                ((_instant(e), e.tag) for e in artifact.tag_events if e.kind in kinds),
                 default=None,
             )
-            firsts.append(list(first) if first is not None else None)
+            firsts.append(first)
         stages = sorted({s.stage for v in artifact.versions for s in v.stages})
         (row,) = options.rows(single, stages)
-        kept = list(known["views"].items()) if known is not None and known.get("artifact") else []
+        kept = list(known.views.items()) if known is not None and known.artifact else []
         views = {k: v for k, v in kept[-(MAX_VIEWS - 1) :] if k != options.key}
-        views[options.key] = [
+        views[options.key] = (
             row.latest,
             {stage: held for stage, held in row.stages.items() if held},
             row.registered,
             row.active,
-        ]
-        return {
-            "clean": True,
-            "artifact": artifact.name,
-            "first": firsts,
-            "used": used_stages(single),
-            "views": views,
-        }
+        )
+        return Summary(True, artifact.name, tuple(firsts), tuple(used_stages(single)), views)
 
     def _head_artifacts(self) -> list[str] | None:
         """Names in ``artifacts.yaml`` at HEAD, in file order, then those only in
@@ -404,7 +521,7 @@ class ArtifactSummaries:
             return None  # refused: the full read reports it
         data = git.read_file(head, self.config.index)
         if data is None:
-            if not absent_for_sure(git, head, self.config.index):
+            if not git.surely_absent(head, self.config.index):
                 self.owner.incomplete()
                 return None
             return []
@@ -427,28 +544,10 @@ class ArtifactSummaries:
 
 # refs/tags/<the artifact's part of a tag name>, up to the first '@' or '#'.
 _GROUP = re.compile(rb"refs/tags/([^@#]*)[@#]")
-_PASSES = (
-    frozenset({EventKind.DEPRECATION}),
-    frozenset({EventKind.REGISTRATION, EventKind.DEREGISTRATION}),
-    frozenset({EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT}),
-)
 
 
 def _instant(event: Event) -> int:
     return int(event.created_at.timestamp())
-
-
-def _tag_events(artifact: Artifact) -> list[Event]:
-    return [
-        *artifact.deprecations,
-        *(e for v in artifact.versions for e in (*v.registrations, *v.deregistrations)),
-        *(
-            e
-            for v in artifact.versions
-            for s in v.stages
-            for e in (*s.assignments, *s.unassignments)
-        ),
-    ]
 
 
 def _group_digest(names: list[bytes], refs: dict[bytes, tuple[bytes, bytes | None]]) -> str:
@@ -461,38 +560,38 @@ def _group_digest(names: list[bytes], refs: dict[bytes, tuple[bytes, bytes | Non
 
 
 def _assemble(
-    summaries: list[dict[str, Any]], annotated: list[str], options: ViewOptions, config: Config
+    summaries: list[Summary], annotated: list[str], options: ViewOptions, config: Config
 ) -> View:
     """The rows in the reducer's order: artifacts first seen by a deprecation, then by a
     registration, then by a stage event (each by that event's time and tag name), then
     those only in ``artifacts.yaml`` at HEAD."""
-    tagged = [s for s in summaries if s["artifact"] is not None]
-    order: list[dict[str, Any]] = []
-    for number in range(len(_PASSES)):
+    tagged = [s for s in summaries if s.artifact is not None]
+    order: list[Summary] = []
+    for number in range(len(PASSES)):
         batch = [
             s
             for s in tagged
-            if s["first"][number] is not None
-            and all(s["first"][earlier] is None for earlier in range(number))
+            if s.first[number] is not None
+            and all(s.first[earlier] is None for earlier in range(number))
         ]
-        order.extend(sorted(batch, key=lambda s: s["first"][number]))
+        order.extend(sorted(batch, key=lambda s: cast(tuple[int, str], s.first[number])))
     if config.stages is not None:
         stages = list(config.stages)
     else:
-        stages = sorted({stage for s in tagged for stage in s["used"]})
+        stages = sorted({stage for s in tagged for stage in s.used})
     rows = []
     for summary in order:
-        latest, held, registered, active = summary["views"][options.key]
+        latest, held, registered, active = summary.views[options.key]
         rows.append(
             RegistryRow(
-                summary["artifact"],
+                cast(str, summary.artifact),
                 latest,
                 {stage: list(held.get(stage, [])) for stage in stages},
                 registered,
                 active,
             )
         )
-    names = {s["artifact"] for s in tagged}
+    names = {cast(str, s.artifact) for s in tagged}
     for name in annotated:
         if name not in names:
             names.add(name)
@@ -511,142 +610,47 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
             digest.update(data)
 
     try:
-        common = git.commondir
         # The YAML size cap decides whether artifacts.yaml at HEAD is read at all.
         part(
             "schema",
             f"{FORMAT} {SCHEMA} {__version__} enrich_all={enrich_all} yaml={max_bytes()}".encode(),
         )
         part("config", repr(config).encode("utf-8", "backslashreplace"))
-        part("packed-refs", _read(common / "packed-refs"))
-        for ref, content in _loose_tag_refs(common):
-            part("ref " + ref, content)
-        value = _read(Path(git.dulwich.controldir()) / "HEAD")
-        part("HEAD", value)
-        for _ in range(5):  # symbolic refs, as GitRepo.head follows them
-            if value is None or not value.startswith(b"ref: "):
-                break
-            name = value[5:].strip()
-            value = _read(common / os.fsdecode(name))
-            part("HEAD ref " + os.fsdecode(name), value)
-        part("shallow", _read(common / "shallow"))
-        part("alternates", _read(common / "objects" / "info" / "alternates"))
+        for label, data in git.state_files():
+            part(label, data)
     except (OSError, ValueError, AttributeError, NotImplementedError):
         return None
     return digest.hexdigest()
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-
-
-def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
-    """Every file under ``refs/tags`` with the bytes ``GitRepo.tag_refs`` reads of it."""
-    found = []
-    for root, _dirs, files in os.walk(common / "refs" / "tags"):
-        for file_name in files:
-            full = os.path.join(root, file_name)
-            if file_name.endswith(".lock"):
-                continue
-            try:
-                with open(full, "rb") as handle:
-                    content = handle.read(100)
-            except OSError:
-                content = b"<unreadable>"
-            found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
-    found.sort()
-    return found
-
-
-def absent_for_sure(git: GitRepo, commit: str, path: str) -> bool:
-    """Whether ``path`` is surely not a file in ``commit`` (False: an object on the way is
-    missing or unreadable, so the answer may change once it is fetched)."""
-    from dulwich.objects import Commit, ObjectID, Tree
-
-    store = git.dulwich.object_store
-    try:
-        obj = store[ObjectID(commit.encode("ascii"))]
-        if not isinstance(obj, Commit):
-            return True
-        tree = store[obj.tree]
-        parts = path.strip("/").split("/")
-        for number, part in enumerate(parts):
-            if not isinstance(tree, Tree):
-                return True
-            try:
-                _mode, sha = tree[part.encode("utf-8")]
-            except KeyError:
-                return True
-            obj = store[sha]
-            if number == len(parts) - 1:
-                return obj.type_name != b"blob"
-            tree = obj
-    except Exception:  # missing or unreadable: not sure
-        return False
-    return True
-
-
 # -- the file -------------------------------------------------------------------
+
+
+def _contents(path: Path, file_format: str, field: str, kind: type) -> Any:
+    """The ``field`` of a cache file, or None when the file is missing, corrupt, of
+    another format or schema, or the field is not a ``kind``."""
+    raw: Any = read_json(path)
+    if not (
+        isinstance(raw, dict)
+        and raw.get("format") == file_format
+        and raw.get("version") == SCHEMA
+        and isinstance(raw.get(field), kind)
+    ):
+        return None
+    return raw[field]
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
     """The file's entries, or none when it is missing, corrupt or from another version."""
-    raw: Any = read_json(path)
-    if not (
-        isinstance(raw, dict)
-        and raw.get("format") == FORMAT
-        and raw.get("version") == SCHEMA
-        and isinstance(raw.get("entries"), list)
-    ):
-        return []
-    return [e for e in raw["entries"] if isinstance(e, dict)]
+    entries = _contents(path, FORMAT, "entries", list) or []
+    return [e for e in entries if isinstance(e, dict)]
 
 
-def _load_groups(path: Path) -> dict[str, dict[str, Any]]:
+def _load_groups(path: Path) -> dict[str, Summary]:
     """Well-formed group summaries by digest (damaged ones are dropped: read again)."""
-    raw: Any = read_json(path)
-    if not (
-        isinstance(raw, dict)
-        and raw.get("format") == GROUPS_FORMAT
-        and raw.get("version") == SCHEMA
-        and isinstance(raw.get("groups"), dict)
-    ):
-        return {}
-    return {k: v for k, v in raw["groups"].items() if _valid_summary(v)}
-
-
-def _valid_summary(summary: Any) -> bool:
-    if not isinstance(summary, dict) or not isinstance(summary.get("clean"), bool):
-        return False
-    if not summary["clean"]:
-        return True
-    name = summary.get("artifact")
-    if name is None:
-        return True
-    firsts, used, views = summary.get("first"), summary.get("used"), summary.get("views")
-    return (
-        isinstance(name, str)
-        and isinstance(firsts, list)
-        and len(firsts) == len(_PASSES)
-        and all(
-            first is None
-            or (
-                isinstance(first, list)
-                and len(first) == 2
-                and type(first[0]) is int
-                and isinstance(first[1], str)
-            )
-            for first in firsts
-        )
-        and any(first is not None for first in firsts)
-        and _strs(used)
-        and isinstance(views, dict)
-        and all(_valid_row([name, *view]) for view in views.values() if isinstance(view, list))
-        and all(isinstance(view, list) for view in views.values())
-    )
+    groups = _contents(path, GROUPS_FORMAT, "groups", dict) or {}
+    loaded = {k: Summary.from_dict(v) for k, v in groups.items()}
+    return {k: v for k, v in loaded.items() if v is not None}
 
 
 _KINDS = {kind.value: kind for kind in EventKind}
@@ -701,37 +705,16 @@ def _load_history(path: Path, key: str) -> list[Event] | None:
     return events
 
 
-def _find(entries: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+def _find(entries: list[dict[str, Any]], key: str) -> Entry | None:
     """The entry for ``key`` if it is well formed (a damaged one is a miss, not a crash)."""
     for entry in entries:
         if entry.get("key") == key:
-            return entry if _valid_entry(entry) else None
+            return Entry.from_dict(entry)
     return None
 
 
 def _strs(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _valid_entry(entry: dict[str, Any]) -> bool:
-    diagnostics, used, views = (
-        entry.get("diagnostics"),
-        entry.get("used_stages"),
-        entry.get("views"),
-    )
-    if diagnostics is not None and not (
-        isinstance(diagnostics, list) and all(_strs(d) and len(d) == 3 for d in diagnostics)
-    ):
-        return False
-    if not (used is None or _strs(used)) or not isinstance(views, dict):
-        return False
-    for view in views.values():
-        if not (isinstance(view, list) and len(view) == 2 and _strs(view[0])):
-            return False
-        rows = view[1]
-        if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
-            return False
-    return True
 
 
 def _valid_row(row: Any) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import StorageError
 from gto_dulwich.get import CHUNK, Progress, Written, cannot_write, staged
 from gto_dulwich.remote.connection import redact_url, timeout_seconds
 
@@ -39,10 +39,6 @@ PASSWORD_ENV = "GTO_DULWICH_STORAGE_PASSWORD"
 
 #: A ``.dir`` manifest is read into memory: refuse absurd ones.
 MANIFEST_LIMIT = 256 << 20
-
-
-class StorageError(GTOError):
-    """An object that cannot be downloaded, or that does not match its md5."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,8 @@ def execute(
             created.append(event.tag)
             note(Change("created", event.tag, step))
     if push and (created or deleted):
-        from gto_dulwich.remote.push import LostRace, push_tags
+        from gto_dulwich.errors import LostRace
+        from gto_dulwich.remote.push import push_tags
 
         pushing = [
             Change("pushing", tag, deleted_tags=tuple(deleted)) for tag in (*created, *deleted)

@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GTOError, YAMLError, YAMLRefused
 
 __all__ = [
     "ENV_MAX_BYTES",
@@ -55,23 +55,6 @@ DEFAULT_MAX_BYTES = 1 << 20
 MAX_DEPTH = 100
 #: Nodes after alias expansion: ten times what 1,000 annotated artifacts hold.
 MAX_NODES = 200_000
-
-
-class YAMLError(GTOError):
-    """A document that cannot be read: ``where`` it came from and why, on one line."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {_one_line(reason)}")
-        self.where = where
-        self.reason = _one_line(reason)
-
-
-class YAMLRefused(YAMLError):
-    """A document over a bound (size, depth, nodes, recursive alias): not parsed further."""
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def max_bytes(environ: Mapping[str, str] | None = None) -> int:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from gto_dulwich.builder import build_repo, load_spec
-from gto_dulwich.errors import CannotWrite, RefBusy, RefLocked
+from gto_dulwich.errors import BadSetting, CannotWrite, RefBusy, RefLocked
 from gto_dulwich.locks import held, patiently, replace_file, try_lock
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.settings import BadSetting, lock_timeout
+from gto_dulwich.settings import lock_timeout
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from gto_dulwich import api
-from gto_dulwich.remote.connection import RemoteError
+from gto_dulwich.errors import RemoteError
 from tests import hostile_servers as hostile
 from tests.helpers import path_without_git, run_process
 from tests.servers import make_pair

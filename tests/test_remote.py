@@ -18,8 +18,9 @@ from dulwich.refs import DiskRefsContainer, Ref
 from dulwich.repo import Repo
 from dulwich.server import ReceivePackHandler
 
+from gto_dulwich.errors import PushError
 from gto_dulwich.remote.connection import redact_url
-from gto_dulwich.remote.push import PushError, PushResult, push_tags, remote_url
+from gto_dulwich.remote.push import PushResult, push_tags, remote_url
 from gto_dulwich.repo import GitRepo
 from tests.servers import (
     Pair,

@@ -465,3 +465,39 @@ def test_random_registries_read_the_same_every_way(seed: int, tmp_path: Path) ->
     assert outputs(repo) == without
     state_file(repo).unlink()
     assert outputs(repo) == without
+
+
+def test_a_state_file_entry_round_trips_and_a_damaged_one_is_a_miss() -> None:
+    from gto_dulwich.events import Diagnostic
+    from gto_dulwich.queries import RegistryRow
+
+    entry = statecache.Entry(
+        "k",
+        (Diagnostic("refs/tags/x", "why", "error"),),
+        ("prod",),
+        {
+            "0 -1 1 timestamp": (
+                ("prod",),
+                (RegistryRow("a", "v1.0.0", {"prod": ["v1.0.0"]}, True, True),),
+            )
+        },
+    )
+    assert statecache.Entry.from_dict(entry.to_dict()) == entry
+    damaged = entry.to_dict()
+    damaged["views"]["0 -1 1 timestamp"][1][0][3] = "yes"
+    assert statecache.Entry.from_dict(damaged) is None
+
+
+def test_a_group_summary_round_trips_and_a_damaged_one_is_read_again() -> None:
+    summary = statecache.Summary(
+        True,
+        "a",
+        (None, (1700000000, "a@v1.0.0"), None),
+        ("prod",),
+        {"0 -1 1 timestamp": ("v1.0.0", {"prod": ["v1.0.0"]}, True, True)},
+    )
+    assert statecache.Summary.from_dict(summary.to_dict()) == summary
+    assert statecache.Summary.from_dict({"clean": False, "junk": 1}) == statecache.Summary(False)
+    damaged = summary.to_dict()
+    damaged["first"] = [None, None, None]
+    assert statecache.Summary.from_dict(damaged) is None

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from gto_dulwich.storage import StorageError, fetch_output
+from gto_dulwich.errors import StorageError
+from gto_dulwich.storage import fetch_output
 from tests.static_server import free_port, serve_files
 
 

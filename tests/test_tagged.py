@@ -30,15 +30,17 @@ from hypothesis import strategies as st
 
 import gto_dulwich
 from gto_dulwich import Artifact
-from gto_dulwich.cli_tagged import tag_path
-from gto_dulwich.errors import GTOError, NotARepository
-from gto_dulwich.tagged import (
+from gto_dulwich.errors import (
     ArtifactArgumentError,
-    DirtyArtifactWarning,
     DirtyWorkTreeError,
+    GTOError,
     NoCommitsError,
+    NotARepository,
     TaggedFileNotFoundError,
     UnsupportedConfigValue,
+)
+from gto_dulwich.tagged import (
+    DirtyArtifactWarning,
     canonical_config,
     config_hash,
     provenance_path,
@@ -48,6 +50,7 @@ from gto_dulwich.tagged import (
     tagged_name,
     tagged_path,
 )
+from gto_dulwich.tagged.cli import tag_path
 
 PROJECT_ROOT = Path(gto_dulwich.__file__).resolve().parent.parent
 README = PROJECT_ROOT / "README.md"
@@ -966,7 +969,7 @@ def test_cli_repo_option_selects_the_repository(
 
 
 def test_cli_runs_in_a_subprocess_without_git_on_path(repo: Path) -> None:
-    code = "from gto_dulwich.cli_tagged import tag_path; tag_path()"
+    code = "from gto_dulwich.tagged.cli import tag_path; tag_path()"
     args = ("model.tar.gz", "--set", "lr=0.001", "--set", "layers=[64,32]", "--set", "model=resnet")
     code_rc, out, err = _run_python(code, repo, *args)
     assert code_rc == 0, err

@@ -17,13 +17,8 @@ from ruamel.yaml import YAML
 
 from gto_dulwich import yamlsafe
 from gto_dulwich.builder import load_spec
-from gto_dulwich.yamlsafe import (
-    MAX_DEPTH,
-    YAMLError,
-    YAMLRefused,
-    load_json_bounded,
-    load_yaml_bounded,
-)
+from gto_dulwich.errors import YAMLError, YAMLRefused
+from gto_dulwich.yamlsafe import MAX_DEPTH, load_json_bounded, load_yaml_bounded
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

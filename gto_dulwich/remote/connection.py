@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import RemoteError
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -79,17 +79,6 @@ def is_local(shown: str) -> bool:
     if shown.startswith("file:") or _WINDOWS_DRIVE.match(shown):
         return True
     return "://" not in shown and not _SCP_LIKE.match(shown)
-
-
-class RemoteError(GTOError):
-    """A remote that could not be read, fetched from or pushed to: one masked line.
-
-    ``url`` is the remote's URL without credentials.
-    """
-
-    def __init__(self, message: str, *, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
 
 
 # -- credentials ---------------------------------------------------------------

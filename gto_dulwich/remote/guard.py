@@ -35,8 +35,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from gto_dulwich.errors import GTOError
-from gto_dulwich.remote.connection import TIMEOUT_ENV, RemoteError, timeout_seconds
+from gto_dulwich.errors import GTOError, RemoteError
+from gto_dulwich.remote.connection import TIMEOUT_ENV, timeout_seconds
 
 MAX_LISTING_ENV = "GTO_DULWICH_MAX_LISTING_BYTES"
 MAX_PACK_ENV = "GTO_DULWICH_MAX_PACK_BYTES"

@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, TypeVar
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GTOError, LostRace, PushError, RemoteError
 from gto_dulwich.facts import TAGS_PREFIX
 from gto_dulwich.remote.connection import (
     Connection,
-    RemoteError,
     connect,
     explain,
     redact_url,
@@ -48,19 +47,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ZERO_SHA = b"0" * 40
-
-
-class PushError(RemoteError):
-    """A push that failed or was not applied; the remote may be partly updated only on races."""
-
-
-class LostRace(PushError):
-    """A tag that had to be new on the remote was made there by another writer first.
-
-    Raised only for ``fresh`` pushes (writes through a URL): the tag existed on
-    the remote before our push landed, even with the very same content, so this
-    writer made nothing and should read the remote again and re-plan.
-    """
 
 
 @dataclass(frozen=True, slots=True)

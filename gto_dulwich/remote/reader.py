@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GTOError, RemoteError
 from gto_dulwich.facts import CommitInfo, RefEntry
-from gto_dulwich.remote.connection import Connection, RemoteError, connect
+from gto_dulwich.remote.connection import Connection, connect
 from gto_dulwich.remote.packindex import add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 

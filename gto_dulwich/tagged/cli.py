@@ -38,7 +38,8 @@ def load_config_file(path: str) -> dict[str, Any]:
     Bounded like every file we parse (:mod:`gto_dulwich.yamlsafe`): a size cap, and
     no nesting or alias expansion past its limits.  A pipe (``<(...)``) still works.
     """
-    from gto_dulwich.yamlsafe import YAMLError, load_json_bounded, load_yaml_bounded, max_bytes
+    from gto_dulwich.errors import YAMLError
+    from gto_dulwich.yamlsafe import load_json_bounded, load_yaml_bounded, max_bytes
 
     limit = max_bytes()
     try:
@@ -83,7 +84,8 @@ def parse_assignment(text: str) -> tuple[list[str], object]:
     parts = key.split(".")
     if not equals or any(not part.strip() for part in parts):
         raise click.ClickException(f"Invalid --set '{text}': expected KEY=VALUE (KEY may be a.b.c)")
-    from gto_dulwich.yamlsafe import YAMLError, load_json_bounded
+    from gto_dulwich.errors import YAMLError
+    from gto_dulwich.yamlsafe import load_json_bounded
 
     try:
         value: object = load_json_bounded(raw, where=f"--set '{key}'")
