@@ -7,6 +7,7 @@ exits with and ``str(error)`` is the one line it prints.  Messages follow GTO
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -14,6 +15,21 @@ NAME_RULES = (
     "Only letters, numbers, '_', '-', '/' are allowed. Value must be of len >= 2 "
     "and must start and end with a letter or a number."
 )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+#: How many changed files an error or warning names before "and N more".
+_LISTED_FILES = 5
+
+
+def list_files(files: tuple[str, ...]) -> str:
+    """``files`` for a one-line message: the first few, then "and N more"."""
+    shown = ", ".join(files[:_LISTED_FILES])
+    more = len(files) - _LISTED_FILES
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 class GTOError(Exception):
@@ -159,3 +175,173 @@ class IndexLocked(GTOError):
         )
         self.index = index
         self.lock_path = lock_path
+
+
+# -- reading repositories ----------------------------------------------------------------
+
+
+class RepoError(GTOError):
+    """A repository that cannot be read the way the command needs."""
+
+
+# -- DVC storage -------------------------------------------------------------------------
+
+
+class StorageError(GTOError):
+    """An object that cannot be downloaded, or that does not match its md5."""
+
+
+class GetError(GTOError):
+    """``gto get`` cannot resolve, find or write the artifact."""
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+class BadSetting(GTOError):
+    """An environment variable whose value cannot be used."""
+
+    def __init__(self, name: str, value: str, expected: str) -> None:
+        super().__init__(f"{name}={value!r} is not {expected}")
+        self.name = name
+        self.value = value
+
+
+class BadLocation(GTOError):
+    """A repository location that is refused before any connection (a usage error)."""
+
+    exit_code = 2
+
+
+# -- bounded YAML ------------------------------------------------------------------------
+
+
+class YAMLError(GTOError):
+    """A document that cannot be read: ``where`` it came from and why, on one line."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {_one_line(reason)}")
+        self.where = where
+        self.reason = _one_line(reason)
+
+
+class YAMLRefused(YAMLError):
+    """A document over a bound (size, depth, nodes, recursive alias): not parsed further."""
+
+
+class AnnotationsRefused(AnnotationsError):
+    """An ``artifacts.yaml`` over the loader's bounds (size, nesting, alias expansion):
+    not read, so its annotations are skipped."""
+
+    def __init__(self, index: str, commit: str | None, reason: str) -> None:
+        super().__init__(index, commit, reason)
+        where = f" at commit {commit[:7]}" if commit else ""
+        self.message = f"{index}{where} refused: {reason}"
+
+
+# -- planning writes ---------------------------------------------------------------------
+
+
+class ManyVersions(GTOError):
+    def __init__(self, name: str, versions: list[str]) -> None:
+        super().__init__(
+            "Multiple versions are not allowed on the same Git commit. Violation detected "
+            f"for artifact '{name}', versions '{versions}'."
+        )
+
+
+# -- identity ----------------------------------------------------------------------------
+
+
+class IdentityUnknown(GTOError):
+    def __init__(self, missing: str) -> None:
+        super().__init__(
+            f"Tagger identity unknown: no {missing} configured. Run "
+            "'git config --global user.name \"Your Name\"' and "
+            "'git config --global user.email you@example.com' (or set GIT_COMMITTER_NAME "
+            "and GIT_COMMITTER_EMAIL)"
+        )
+
+
+# -- remotes -----------------------------------------------------------------------------
+
+
+class RemoteError(GTOError):
+    """A remote that could not be read, fetched from or pushed to: one masked line.
+
+    ``url`` is the remote's URL without credentials.
+    """
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class PushError(RemoteError):
+    """A push that failed or was not applied; the remote may be partly updated only on races."""
+
+
+class LostRace(PushError):
+    """A tag that had to be new on the remote was made there by another writer first.
+
+    Raised only for ``fresh`` pushes (writes through a URL): the tag existed on
+    the remote before our push landed, even with the very same content, so this
+    writer made nothing and should read the remote again and re-plan.
+    """
+
+
+# -- tagged artifacts --------------------------------------------------------------------
+
+
+class TaggedArtifactError(GTOError):
+    """Base class of every tagged-artifact failure."""
+
+
+class NoCommitsError(TaggedArtifactError):
+    """The repository has no commit yet, so there is nothing to tag with."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(
+            f"Repository '{root}' has no commits yet; commit something before tagging artifacts"
+        )
+        self.root = root
+
+
+class DirtyWorkTreeError(TaggedArtifactError):
+    """Tracked files (or, when asked, untracked ones) differ from HEAD."""
+
+    def __init__(self, root: str, changed: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Working tree of '{root}' has uncommitted changes ({list_files(changed)}); "
+            "commit them, or allow a dirty tree (allow_dirty=True, --allow-dirty)"
+        )
+        self.root = root
+        self.changed = changed
+
+
+class UnsupportedConfigValue(TaggedArtifactError, TypeError):
+    """A config value the canonical serialisation does not define."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"Cannot hash {where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+class ArtifactArgumentError(TaggedArtifactError, TypeError):
+    """The decorated function has no such parameter, or was called without it."""
+
+
+class TaggedFileNotFoundError(TaggedArtifactError, FileNotFoundError):
+    """Reading an artifact whose tagged file does not exist."""
+
+    def __init__(self, plain: str, tagged: str) -> None:
+        super().__init__(
+            f"No artifact '{tagged}' (the tagged name of '{plain}' for the current commit "
+            "and config)"
+        )
+        self.errno = errno.ENOENT
+        self.strerror = self.message
+        self.filename = tagged
+        self.plain = plain
+        self.tagged = tagged

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gto_dulwich.errors import GTOError
+from gto_dulwich.errors import GetError
 from gto_dulwich.events import EventKind
 from gto_dulwich.grammar import Shortcut
 from gto_dulwich.queries import Sort, versions_in_stages
@@ -46,10 +46,6 @@ CHUNK = 1 << 20
 
 #: ``(done, total)`` after each chunk written; ``total`` is None when unknown.
 Progress = Callable[[int, int | None], None]
-
-
-class GetError(GTOError):
-    """``gto get`` cannot resolve, find or write the artifact."""
 
 
 # -- 1. which version -------------------------------------------------------------

@@ -472,7 +472,8 @@ def test_blob_chunks_stream_loose_and_packed_objects(tmp_path: Path) -> None:
 def test_a_damaged_loose_object_is_refused(tmp_path: Path) -> None:
     import zlib
 
-    from gto_dulwich.get import GetError, blob_chunks
+    from gto_dulwich.errors import GetError
+    from gto_dulwich.get import blob_chunks
     from gto_dulwich.repo import GitRepo
 
     (tmp_path / "r").mkdir()
