@@ -88,7 +88,7 @@ def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     check_size(len(raw), where=where, limit=limit)
     parser_class = _c_parser()
-    if parser_class is not None:
+    if parser_class is not None and not _LIBYAML_ANCHOR_SPLIT.search(raw):
         try:
             return _from_events(parser_class(raw), where)
         except YAMLRefused:
@@ -114,6 +114,12 @@ def load_json_bounded(text: str, *, where: str, max_depth: int = MAX_DEPTH) -> A
     if deepest > max_depth:
         raise YAMLRefused(where, f"JSON nested more than {max_depth} levels deep")
     return json.loads(text)
+
+
+#: An anchor or alias name with a character YAML 1.2 allows in it but libyaml ends the name
+#: at (``&0:`` is one name to ruamel, ``&0`` then ``:`` to libyaml): the pure loader decides.
+#: Also matches ``&`` and ``*`` inside plain or quoted text; those documents only lose speed.
+_LIBYAML_ANCHOR_SPLIT = re.compile(rb"[&*][A-Za-z0-9_-]*[^A-Za-z0-9_\-\s,\[\]{}]")
 
 
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -148,6 +148,8 @@ def test_generated_documents_read_the_same_on_both_paths(tree: Any, flow: bool |
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=" \n-:?[]{},&*!|>'\"#%@`abc01.~\t\\", max_size=40))
+@example("&0:")  # libyaml ends an anchor name at ':', YAML 1.2 does not (found by this test)
+@example("a: &x. 1\nb: *x.\n")
 def test_generated_text_that_both_parsers_accept_reads_the_same(text: str) -> None:
     # libyaml accepts some odd syntax ruamel refuses ('|#'); where both accept, they agree.
     data = text.encode()
