@@ -26,6 +26,9 @@ from tests import hostile_servers as hostile
 from tests.helpers import path_without_git, run_process
 from tests.servers import make_pair
 
+# deadlines are waited out in real time: `make test` runs them, `make check` leaves them out.
+pytestmark = pytest.mark.slow
+
 SLACK = 6.0  # seconds beyond the deadline a loaded machine may need to start and stop a process
 IDENTITY = {"GIT_COMMITTER_NAME": "Net Tester", "GIT_COMMITTER_EMAIL": "net@example.com"}
 

@@ -29,6 +29,9 @@ from tests.browser import (
 from tests.helpers import build_fixture, run_cli
 from tests.test_report import IMG, SCRIPT, hostile_spec
 
+# a real Chromium per test: `make test` runs them, `make check` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def showcase_site(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -26,6 +26,9 @@ from gto_dulwich.builder import BuiltRepo, build_repo
 from tests.servers import copy_objects, ref_dict, serve_git_daemon, serve_http
 from tests.test_concurrency import GTO, environment, finish, started, tag_refs
 
+# eight real writers race through real servers: `make test` runs them, `make check` leaves them out.
+pytestmark = pytest.mark.slow
+
 WRITERS = 8
 SAME_SECOND = {"GIT_COMMITTER_DATE": "1800000000 +0000"}
 CREATED = re.compile(r"^Created git tag '([^']+)'", re.MULTILINE)
