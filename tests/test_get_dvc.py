@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from gto_dulwich.builder import build_repo, load_spec
 from tests.helpers import FIXTURES, run_cli, run_process
 from tests.servers import serve_http
-from tests.static_server import free_port, serve_files
+from tests.static_server import serve_files, serve_s3
 
 HERE = FIXTURES / "dvc_get"
 DATA: dict[str, Any] = json.loads((HERE / "data.json").read_text())["outputs"]
@@ -234,21 +233,8 @@ def test_ctrl_c_mid_download_leaves_nothing(repo: Path, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def s3_env() -> Iterator[dict[str, str]]:
-    pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing-secret",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    finally:
-        server.stop()
+    with serve_s3() as env:
+        yield env
 
 
 def test_s3_remote(s3_env: dict[str, str], repo: Path, out: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from gto_dulwich.errors import StorageError
 from gto_dulwich.storage import fetch_output
-from tests.static_server import free_port, serve_files
+from tests.static_server import serve_files, serve_s3
 
 
 def md5(data: bytes) -> str:
@@ -166,21 +165,8 @@ def test_existing_output_is_refused(remote: Path, out: Path) -> None:
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[dict[str, str]]:
     """One moto S3 server for the module (it takes a second to start)."""
-    pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    finally:
-        server.stop()
+    with serve_s3() as env:
+        yield env
 
 
 @pytest.fixture
