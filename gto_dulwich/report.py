@@ -189,7 +189,8 @@ def tag_url(web: str, tag: str) -> str:
 # -- reading ------------------------------------------------------------------------
 
 
-def _event(event: Event) -> EventRecord:
+def event_record(event: Event) -> EventRecord:
+    """The record the history table and the timeline draw for ``event``."""
     return EventRecord(
         event.kind.value,
         event.tag,
@@ -303,9 +304,9 @@ def artifact_report(artifact: Artifact, annotation: Annotation | None, repo: int
         stages=stages,
         deprecated=not artifact.is_active,
         registered=artifact.is_registered,
-        last_event=_event(events[0]) if events else None,
+        last_event=event_record(events[0]) if events else None,
         versions=versions,
-        events=[_event(e) for e in events],
+        events=[event_record(e) for e in events],
         periods=periods(tag_events),
     )
 

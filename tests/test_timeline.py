@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from gto_dulwich.events import Event, EventKind
-from gto_dulwich.report import EventRecord, periods
+from gto_dulwich.report import EventRecord, event_record, periods
 from gto_dulwich.site import visible
 from gto_dulwich.timeline import MAX_WIDTH, draw
 
@@ -37,21 +37,7 @@ def history(versions: int) -> tuple[list[Event], list[EventRecord]]:
         for offset, stage in enumerate(("dev", "staging", "prod"), start=1):
             if stage != "prod" or number % 3 == 0:
                 events.append(_event(EventKind.ASSIGNMENT, number, offset * 3600, stage))
-    records = [
-        EventRecord(
-            e.kind.value,
-            e.tag,
-            e.version,
-            e.stage,
-            e.commit,
-            e.created_at.isoformat(),
-            int(e.created_at.timestamp()),
-            e.author,
-            e.author_email,
-            e.message,
-        )
-        for e in events
-    ]
+    records = [event_record(e) for e in events]
     return events, records
 
 
