@@ -89,3 +89,22 @@ def path_without_git() -> str:
 def build_fixture(name: str, dest: Path) -> BuiltRepo:
     """Build ``fixtures/<name>.yaml`` into ``dest``."""
     return build_repo(load_spec(FIXTURES / f"{name}.yaml"), dest)
+
+
+def unprivileged() -> list[str]:
+    """A command prefix that runs without the power to ignore file permissions (read-only
+    and permission tests); skips where root cannot drop it."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return []
+    unshare = shutil.which("unshare")
+    # root inside a user namespace mapped to another uid: owner permissions apply again.
+    prefix = [unshare or "unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
+    except OSError:
+        pytest.skip("running as root, and no unshare to drop the power to ignore permissions")
+    if unshare is None or probe.returncode != 0:
+        pytest.skip("running as root, and user namespaces are not available")
+    return prefix

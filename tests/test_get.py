@@ -21,7 +21,7 @@ from dulwich.repo import Repo
 
 from gto_dulwich import api
 from gto_dulwich.errors import GTOError
-from tests.helpers import Result, run_cli, run_process
+from tests.helpers import Result, run_cli, run_process, unprivileged
 from tests.servers import EPOCH, IDENTITY, add_tag, serve_http
 
 MAIN = Ref(b"refs/heads/main")
@@ -378,7 +378,7 @@ def test_disk_full_leaves_nothing(built: Built, out: Path) -> None:
 
 
 def test_read_only_output_directory(built: Built, out: Path) -> None:
-    prefix = _unprivileged()
+    prefix = unprivileged()
     os.chmod(built.path.parent, 0o755)
     out.chmod(0o555)
     try:
@@ -388,21 +388,6 @@ def test_read_only_output_directory(built: Built, out: Path) -> None:
     assert result.exit_code == 1, result.stderr
     assert result.stderr == "❌ cannot write 'bundle': Permission denied\n"
     assert list(out.iterdir()) == []
-
-
-def _unprivileged() -> list[str]:
-    """A command prefix that runs without root's power to ignore file permissions."""
-    if os.geteuid() != 0:
-        return []
-    unshare = shutil.which("unshare")
-    prefix = [unshare or "unshare", "--user", "--map-user=1000", "--map-group=1000"]
-    try:
-        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
-    except OSError:
-        pytest.skip("running as root, and no unshare to drop the power to ignore permissions")
-    if unshare is None or probe.returncode != 0:
-        pytest.skip("running as root, and user namespaces are not available")
-    return prefix
 
 
 def test_a_filtering_server_sends_only_the_needed_blobs(built: Built, tmp_path: Path) -> None:

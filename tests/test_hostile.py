@@ -33,7 +33,7 @@ from dulwich.repo import Repo
 import gto_dulwich.registry
 from gto_dulwich.builder import build_repo
 from gto_dulwich.cache import FILE_NAME, INDEX_FILE_NAME
-from tests.helpers import Result, path_without_git, run_cli, run_process
+from tests.helpers import Result, path_without_git, run_cli, run_process, unprivileged
 
 IDENTITY = {"GIT_COMMITTER_NAME": "Writer", "GIT_COMMITTER_EMAIL": "writer@example.com"}
 ENV = {
@@ -593,22 +593,6 @@ def test_a_damaged_entry_in_the_annotations_cache_is_a_miss(
 # -- permissions and locks ----------------------------------------------------------------
 
 
-def _unprivileged() -> list[str]:
-    """A command prefix that runs without the power to ignore file permissions."""
-    if os.geteuid() != 0:
-        return []
-    unshare = shutil.which("unshare")
-    # root inside a user namespace mapped to another uid: owner permissions apply again.
-    prefix = [unshare or "unshare", "--user", "--map-user=1000", "--map-group=1000"]
-    try:
-        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
-    except OSError:
-        pytest.skip("running as root, and no unshare to drop the power to ignore permissions")
-    if unshare is None or probe.returncode != 0:
-        pytest.skip("running as root, and user namespaces are not available")
-    return prefix
-
-
 def _chmod_tree(path: Path, remove_write: bool) -> None:
     for root, dirs, files in os.walk(path):
         for name in [*dirs, *files, "."]:
@@ -619,7 +603,7 @@ def _chmod_tree(path: Path, remove_write: bool) -> None:
 
 
 def test_read_only_repository(tmp_path: Path) -> None:
-    prefix = _unprivileged()
+    prefix = unprivileged()
     path = build_repo(spec(), tmp_path / "repo").path
 
     def run(*args: str) -> Result:
