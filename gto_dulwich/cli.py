@@ -11,18 +11,16 @@ Heavy imports (dulwich, Rich, ruamel.yaml) happen inside commands, so
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
 from gto_dulwich import __version__
-from gto_dulwich.cli_get import get as get_command
-from gto_dulwich.cli_report import report
 from gto_dulwich.errors import GTOError
-from gto_dulwich.tagged.cli import tag_path
 
 if TYPE_CHECKING:
     from gto_dulwich.api import ArtifactView, RegistryView
@@ -70,6 +68,27 @@ class GTOGroup(click.Group):
         ("Publish", ("report",)),
         ("Deploy", ("get",)),
     )
+
+    # Commands kept in their own modules, imported when run or listed (a registry read
+    # does not pay for the report's templates or the tagged-artifacts product).
+    lazy: ClassVar[dict[str, str]] = {
+        "tag-path": "gto_dulwich.tagged.cli:tag_path",
+        "report": "gto_dulwich.cli_report:report",
+        "get": "gto_dulwich.cli_get:get",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            _add_example(command, cmd_name)
+            self.add_command(command, cmd_name)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         listed: set[str] = set()
@@ -1176,10 +1195,6 @@ def remove(name: str, repo: str) -> None:
         raise GTOError(f"Cannot find artifact '{name}' in artifacts.yaml")
 
 
-cli.add_command(tag_path)
-cli.add_command(report)
-cli.add_command(get_command)
-
 #: One example per command, shown at the end of its ``--help`` (tests run every one
 #: on GTO's showcase registry).
 EXAMPLES = {
@@ -1202,9 +1217,16 @@ EXAMPLES = {
     "report": "gto report -o build/registry --title 'Model registry'",
     "get": "gto get rf#production -o model.pkl",
 }
-for _name, _example in EXAMPLES.items():
+
+
+def _add_example(command: click.Command, name: str) -> None:
     # "\b": Click keeps the lines of that paragraph as they are.
-    cli.commands[_name].epilog = f"\b\nExample:\n  {_example}"
+    command.epilog = f"\b\nExample:\n  {EXAMPLES[name]}"
+
+
+for _name, _command in cli.commands.items():
+    if _name in EXAMPLES:
+        _add_example(_command, _name)
 
 
 def _safe(text: str) -> str:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from gto_dulwich.builder import build_repo
@@ -26,7 +27,9 @@ COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-
 
 def _commands() -> list[str]:
     # Aliases (promote) are the same command under another name: once each.
-    return sorted({command.name or name for name, command in cli.commands.items()})
+    ctx = click.Context(cli)
+    commands = [cli.get_command(ctx, name) for name in cli.list_commands(ctx)]
+    return sorted({command.name for command in commands if command and command.name})
 
 
 def test_every_command_has_an_example() -> None:

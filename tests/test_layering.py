@@ -72,3 +72,23 @@ def test_the_readme_module_table_lists_every_module_and_only_those() -> None:
     package = root / "gto_dulwich"
     modules = {path.relative_to(package).as_posix() for path in package.rglob("*.py")}
     assert listed == modules
+
+
+_CLI_PROBE = """
+import json, sys
+import gto_dulwich.cli
+from gto_dulwich.cli import cli
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_cli_loads_only_what_a_registry_read_needs() -> None:
+    # Every command pays for what `import gto_dulwich.cli` loads: the commands that live in
+    # their own modules (tag-path, report, get) and the libraries behind them load when run.
+    out = subprocess.run(
+        [sys.executable, "-c", _CLI_PROBE], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    later = {"gto_dulwich.tagged", "gto_dulwich.cli_report", "gto_dulwich.cli_get", "jinja2"}
+    assert loaded & later == set()
+    assert not any(name.split(".")[0] in {"dulwich", "rich", "ruamel"} for name in loaded)

@@ -26,7 +26,7 @@ from gto_dulwich.facts import TagFact
 from gto_dulwich.grammar import Action, TagName, format_tag, parse_tag
 from gto_dulwich.queries import history, versions_in_stages
 from gto_dulwich.reducer import RegistryState, Version, reduce
-from gto_dulwich.repo import GitRepo, parse_packed_refs
+from gto_dulwich.repo import GitRepo, parse_packed_refs, scan_packed_refs
 from gto_dulwich.versions import version_sort_key
 
 COMMITS = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(3)]
@@ -203,6 +203,35 @@ def test_packed_refs_parser_never_crashes(data: bytes) -> None:
         assert name.startswith(b"refs/")
         assert len(sha) == 40
         assert peeled is None or len(peeled) == 40
+
+
+@settings(max_examples=300, deadline=None)
+@given(PACKED_REFS, st.sampled_from([(b"rf@", b"rf#"), (b"x@",), (b"",), (b"a",), (b"\x1b",)]))
+def test_one_artifact_scan_of_packed_refs_agrees_with_the_whole_parse(
+    data: bytes, prefixes: tuple[bytes, ...]
+) -> None:
+    wanted = tuple(b"refs/tags/" + prefix for prefix in prefixes)
+    refs, fully_peeled, bad = parse_packed_refs(data)
+    found, found_fully_peeled, found_bad = scan_packed_refs(data, wanted)
+    assert found == {name: value for name, value in refs.items() if name.startswith(wanted)}
+    assert found_fully_peeled == fully_peeled
+    # Only lines naming a wanted ref are looked at: their damage is a part of the whole's.
+    assert 0 <= found_bad <= bad
+
+
+def test_one_artifact_scan_counts_its_own_damaged_lines() -> None:
+    sha = b"a" * 40
+    data = (
+        PACKED_REFS_HEADER
+        + sha + b" refs/tags/rf@v1.0.0\n"
+        + b"not-a-sha refs/tags/rf@v2.0.0\n"
+        + b"not-a-sha refs/tags/other@v1.0.0\n"
+        + b"# a comment naming refs/tags/rf@v3.0.0\n"
+    )  # fmt: skip
+    found, _fully_peeled, bad = scan_packed_refs(data, (b"refs/tags/rf@",))
+    assert found == {b"refs/tags/rf@v1.0.0": (sha, None)}
+    assert bad == 1
+    assert parse_packed_refs(data)[2] == 2
 
 
 @pytest.fixture(scope="module")
