@@ -110,8 +110,6 @@ _TAG_HEADER = re.compile(
     rb"object ([0-9a-f]{40})\ntype ([a-z]+)\ntag ([^\n]*)\n"
     rb"tagger ([^<\n]*)<([^\n]*)> ([0-9]+) ([+-][0-9]{2}[0-5][0-9])\n(?:\n|\Z)"
 )
-# Timezone fields seen, parsed once ("+0000" -> 0).
-_ZONES: dict[bytes, int] = {}
 # Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
 _UNPACKED = (-1, 0)
 _OFFSET_MASK = (1 << 48) - 1
@@ -227,6 +225,8 @@ class GitRepo:
         self._scanner: PackScanner | None = None
         self._shared: dict[str, str] = {}
         self._messages: dict[bytes, str] = {}
+        # (name, email, zone) as a tag object's header has them -> decoded and parsed
+        self._taggers: dict[tuple[bytes, bytes, bytes], tuple[str, str, int]] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -430,12 +430,23 @@ class GitRepo:
             if entry.peeled != entry.sha and not (cache is not None and cache.has(entry.sha)):
                 found = scanner.locate(entry.sha.encode("ascii"))
             places.append(-1 if found is None else (found[0] << 48) | found[1])
+        read, parse = scanner.read, self._parse_tag
         for index in sorted(range(len(entries)), key=places.__getitem__):
             entry, other = entries[index]
             if release:
                 entries[index] = done
             place = places[index]
             location = _UNPACKED if place < 0 else (place >> 48, place & _OFFSET_MASK)
+            if place >= 0 and cache is None:  # the usual object, read and parsed in one step
+                packed = read(*location)
+                if packed is not None and packed[0] == Tag.type_num:
+                    try:
+                        fact = parse(entry, packed[1])
+                    except ValueError:
+                        pass  # read_tag says why, below
+                    else:
+                        yield fact, other
+                        continue
             yield self.read_tag(entry, location), other
 
     def read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
@@ -534,14 +545,17 @@ class GitRepo:
         match = _TAG_HEADER.match(raw)
         if match is not None:  # the usual shape, in one regex (the general parse below agrees)
             obj, obj_type, tag, name_raw, email_raw, when_raw, tz_raw = match.groups()
-            name = name_raw.strip().decode("utf-8", "replace")
-            email = email_raw.decode("utf-8", "replace")
-            when = int(when_raw)
-            tz = _ZONES.get(tz_raw)
-            if tz is None:
-                tz = _ZONES[tz_raw] = parse_tz(tz_raw)
             tag_name = tag.decode("utf-8", "replace")
             body = raw[match.end() :]
+            tagger = self._taggers.get((name_raw, email_raw, tz_raw))
+            if tagger is None:  # a few people tag a registry: decode each of them once
+                name = name_raw.strip().decode("utf-8", "replace")
+                email = email_raw.decode("utf-8", "replace")
+                tagger = (share(name, name), share(email, email), parse_tz(tz_raw))
+                if len(self._taggers) < 65536:
+                    self._taggers[name_raw, email_raw, tz_raw] = tagger
+            name, email, tz = tagger
+            when = int(when_raw)
         else:
             header, _, body = raw.partition(b"\n\n")
             fields: dict[bytes, bytes] = {}
@@ -554,6 +568,7 @@ class GitRepo:
             if b"tagger" not in fields:
                 raise ValueError("tag object has no tagger")
             name, email, when, tz = parse_identity(fields[b"tagger"])
+            name, email = share(name, name), share(email, email)
             tag_name = _text(fields.get(b"tag", b""))
         signature = _SIGNATURE.search(body) if b"-----BEGIN " in body else None
         message = body[: signature.start()] if signature else body
@@ -568,8 +583,8 @@ class GitRepo:
             share(target, target),
             share(target_type, target_type),
             entry.name if tag_name == entry.name else tag_name,
-            share(name, name),
-            share(email, email),
+            name,
+            email,
             when,
             tz,
             self._message(message),
