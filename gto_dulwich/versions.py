@@ -16,6 +16,7 @@ equal; then ``a <= b and b <= a`` holds although ``a == b`` may not.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, assert_never
@@ -194,6 +195,7 @@ def bump_version(text: str, part: BumpPart) -> str:
     return PREFIX + str(parse_version(text).bump(part))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a registry sorts the same few names over and over
 def version_sort_key(text: str) -> VersionSortKey:
     """Key for GTO's "semver sort" of version names (registered versions and hexshas).
 
