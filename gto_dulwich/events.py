@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from gto_dulwich.errors import TagSyntaxError
 from gto_dulwich.facts import RefEntry, TagFact
@@ -103,9 +103,8 @@ def time_problem(unix: int, tz_offset: int) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One annotated registry tag, interpreted.
+class Event(NamedTuple):
+    """One annotated registry tag, interpreted (a named tuple: see :class:`RefEntry`).
 
     ``version`` is the tag's version for registrations and deregistrations; for
     stage events the reducer fills in the version found at the tag's commit.
