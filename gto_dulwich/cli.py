@@ -15,7 +15,8 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 import click
 
@@ -311,85 +312,69 @@ def show(
         },
         "Only one output format allowed",
     )
+    form = _ShowForm(plain, name_only, version_only, stage_only, ref_only)
+    query: _ShowQuery = {
+        "registered_only": registered_only,
+        "deprecated": deprecated,
+        "assignments_per_version": av,
+        "versions_per_stage": vs,
+        "sort": sort,
+    }
     if commit_rev is not None:
-        _show_commit(
-            name,
-            repo,
-            commit_rev,
-            as_json,
-            plain,
-            name_only,
-            version_only,
-            stage_only,
-            ref_only,
-            registered_only,
-            deprecated,
-            av,
-            vs,
-            sort,
-        )
+        _show_commit(name, repo, commit_rev, as_json, form, query)
         return
     with api.Registry.open(
         repo, artifact=_artifact_of(name), enrich_all=bool(name and as_json)
     ) as registry:
         _report_diagnostics(registry)
-        view = api.show(
-            registry,
-            name,
-            registered_only=registered_only,
-            deprecated=deprecated,
-            assignments_per_version=av,
-            versions_per_stage=vs,
-            sort=sort,
-        )
+        view = api.show(registry, name, **query)
     if as_json:
         echo(render.to_json(view.to_dict()))
     elif isinstance(view, api.RegistryView):
-        _show_registry(view, plain, name_only, version_only, stage_only, ref_only)
+        _show_registry(view, form)
     else:
-        _show_artifact(view, plain, name_only, version_only, stage_only, ref_only)
+        _show_artifact(view, form)
+
+
+class _ShowQuery(TypedDict):
+    """What ``show`` asks of the registry: the keyword arguments of ``api.show``."""
+
+    registered_only: bool
+    deprecated: bool
+    assignments_per_version: int
+    versions_per_stage: int
+    sort: str
+
+
+@dataclass(frozen=True)
+class _ShowForm:
+    """How ``show`` prints when not as JSON: a table (``--plain``) or one column."""
+
+    plain: bool
+    name_only: bool
+    version_only: bool
+    stage_only: bool
+    ref_only: bool
 
 
 def _show_commit(
-    name: str | None,
-    repo: str,
-    rev: str,
-    as_json: bool,
-    plain: bool,
-    name_only: bool,
-    version_only: bool,
-    stage_only: bool,
-    ref_only: bool,
-    registered_only: bool,
-    deprecated: bool,
-    av: int,
-    vs: int,
-    sort: str,
+    name: str | None, repo: str, rev: str, as_json: bool, form: _ShowForm, query: _ShowQuery
 ) -> None:
     """``show --commit REV``: ``show NAME``'s rows at one commit, with an artifact column."""
     from gto_dulwich import api, render
 
     with api.Registry.open(repo, artifact=_artifact_of(name), enrich_all=as_json) as registry:
         _report_diagnostics(registry)
-        view = api.versions_at(
-            registry,
-            rev,
-            name,
-            registered_only=registered_only,
-            deprecated=deprecated,
-            assignments_per_version=av,
-            versions_per_stage=vs,
-            sort=sort,
-        )
+        view = api.versions_at(registry, rev, name, **query)
     if as_json:
         echo(render.to_json(view.to_dict()))
         return
     cut = render.cut_hexsha
     for flag, value in (
-        (name_only, lambda r: r.version.artifact),
-        (version_only, lambda r: cut(r.version.version)),
-        (stage_only, lambda r: ", ".join(r.stages)),
-        (ref_only, lambda r: cut(r.version.ref)),
+        (form.name_only, lambda r: r.version.artifact),
+        (form.version_only, lambda r: cut(r.version.version)),
+        (form.stage_only, lambda r: ", ".join(r.stages)),
+        (form.ref_only, lambda r: cut(r.version.ref)),
     ):
         if flag:
             for row in view.rows:
@@ -398,7 +383,7 @@ def _show_commit(
     if not view.rows:
         echo(render.NOTHING_FOUND)
         return
-    _print_table(*render.version_table(view.rows), plain)
+    _print_table(*render.version_table(view.rows), form.plain)
 
 
 def _artifact_of(name: str | None) -> str | None:
@@ -409,50 +394,40 @@ def _artifact_of(name: str | None) -> str | None:
     return parse_shortcut(name).name
 
 
-def _show_registry(
-    view: RegistryView,
-    plain: bool,
-    name_only: bool,
-    version_only: bool,
-    stage_only: bool,
-    ref_only: bool,
-) -> None:
+def _show_registry(view: RegistryView, form: _ShowForm) -> None:
     from gto_dulwich.render import NOTHING_FOUND, registry_table, safe
 
     rows = sorted(view.rows, key=lambda row: row.name)
     names = [("" if row.registered else "*") + row.name for row in rows]
-    for flag, option in ((version_only, "version"), (stage_only, "stage"), (ref_only, "ref")):
+    for flag, option in (
+        (form.version_only, "version"),
+        (form.stage_only, "stage"),
+        (form.ref_only, "ref"),
+    ):
         if flag:
             if rows:
                 raise GTOError(f"Cannot apply --{option}")
             return
-    if name_only:
+    if form.name_only:
         for name in names:
             echo(safe(name))
         return
     if not rows:
         echo(NOTHING_FOUND)
         return
-    _print_table(*registry_table(names, rows, view.stages), plain)
+    _print_table(*registry_table(names, rows, view.stages), form.plain)
 
 
-def _show_artifact(
-    view: ArtifactView,
-    plain: bool,
-    name_only: bool,
-    version_only: bool,
-    stage_only: bool,
-    ref_only: bool,
-) -> None:
+def _show_artifact(view: ArtifactView, form: _ShowForm) -> None:
     from gto_dulwich.render import NOTHING_FOUND, cut_hexsha, safe, version_table
 
-    if name_only:
+    if form.name_only:
         raise GTOError("Cannot apply --name")
-    if version_only or stage_only or ref_only:
+    if form.version_only or form.stage_only or form.ref_only:
         for row in view.rows:
-            if version_only:
+            if form.version_only:
                 echo(cut_hexsha(row.version.version))
-            elif stage_only:
+            elif form.stage_only:
                 echo(", ".join(row.stages))
             else:
                 echo(safe(cut_hexsha(row.version.ref)))
@@ -461,7 +436,7 @@ def _show_artifact(
         echo(NOTHING_FOUND)
         return
     artifact = ("" if view.registered else "*") + view.name
-    _print_table(*version_table(view.rows, artifact), plain)
+    _print_table(*version_table(view.rows, artifact), form.plain)
 
 
 # -- history -----------------------------------------------------------------------
