@@ -123,23 +123,31 @@ def _json_item(item: dict[str, Any]) -> str:
     """One dict as ``json.dumps`` with ``indent=4`` writes it as an element of a list."""
     fields = []
     for key, value in item.items():
+        start = _FIELD_STARTS.get(key)
+        if start is None:
+            if type(key) is not str:
+                return "    " + to_json(item).replace("\n", "\n    ")
+            start = f"        {_encode_string(key)}: "
+            if len(_FIELD_STARTS) < 1024:
+                _FIELD_STARTS[key] = start
         kind = type(value)
         if kind is str:
-            text = _encode_string(value)
+            fields.append(start + _encode_string(value))
         elif value is None:
-            text = "null"
+            fields.append(start + "null")
         elif kind is bool:
-            text = "true" if value else "false"
+            fields.append(start + ("true" if value else "false"))
         elif kind is int:
-            text = int.__repr__(value)
+            fields.append(start + int.__repr__(value))
         else:  # nested or unusual values: the general encoder, indented one level more
             return "    " + to_json(item).replace("\n", "\n    ")
-        if type(key) is not str:
-            return "    " + to_json(item).replace("\n", "\n    ")
-        fields.append(f"        {_encode_string(key)}: {text}")
     if not fields:
         return "    {}"
     return "    {\n" + ",\n".join(fields) + "\n    }"
+
+
+# A row's keys repeat in every row: each written out once (key -> its indented "key": ).
+_FIELD_STARTS: dict[Any, str] = {}
 
 
 def _is_number(text: str) -> bool:
