@@ -42,7 +42,8 @@ def write_atomically(path: Path, data: bytes) -> bool:
     from gto_dulwich.locks import replace_file
 
     try:
-        replace_file(path, data, durable=False)  # a lost cache is only rebuilt
+        # A lost cache is only rebuilt; a link planted in its place is replaced, not followed.
+        replace_file(path, data, durable=False, follow_links=False)
     except OSError:
         return False
     return True

@@ -88,15 +88,19 @@ def held(
                 os.unlink(lock)
 
 
-def replace_file(target: Path, data: bytes, *, durable: bool = True) -> None:
+def replace_file(
+    target: Path, data: bytes, *, durable: bool = True, follow_links: bool = True
+) -> None:
     """Replace ``target`` with ``data`` in one step (temporary file + rename).
 
-    A symlinked target stays a symlink (its file is replaced); an existing file keeps its
-    mode, a new one gets the umask's.  ``durable`` syncs the data and the directory before
-    and after the rename (a cache can do without).  Raises ``OSError``; the temporary file
-    is gone whatever failed.
+    A symlinked target stays a symlink (its file is replaced), unless not ``follow_links``:
+    then the link itself is replaced (a file gto_dulwich owns, such as a cache in ``.git``,
+    must not let a planted link make it write over ``~/.bashrc`` or ``/dev/zero``).  An
+    existing file keeps its mode, a new one gets the umask's.  ``durable`` syncs the data and
+    the directory before and after the rename (a cache can do without).  Raises ``OSError``;
+    the temporary file is gone whatever failed.
     """
-    real = Path(os.path.realpath(target))
+    real = Path(os.path.realpath(target)) if follow_links else target
     directory = real.parent
     temp = directory / f".{real.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     # 0o666 lets the umask decide a new file's mode, as for any file the user creates.
@@ -108,7 +112,9 @@ def replace_file(target: Path, data: bytes, *, durable: bool = True) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(os.stat(real).st_mode))
+            kept = os.stat(real, follow_symlinks=follow_links)
+            if stat.S_ISREG(kept.st_mode):
+                os.chmod(temp, stat.S_IMODE(kept.st_mode))
         os.replace(temp, real)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
