@@ -42,6 +42,7 @@ from gto_dulwich.errors import (
 )
 from gto_dulwich.facts import TAGS_PREFIX, CommitInfo, RefEntry, TagFact
 from gto_dulwich.locks import patiently, try_lock
+from gto_dulwich.safefile import read_regular
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -178,11 +179,26 @@ def scan_packed_refs(
     return refs, fully_peeled, bad
 
 
+# The most a file in .git may hold for us to read it: a loose ref or HEAD is tens of bytes
+# (more is not a ref), packed-refs ~100 bytes a tag (10 million tags).
+_MAX_REF_FILE = 4096
+_MAX_PACKED_REFS = 1 << 30
+
+
+def _read_git_file(path: Path | str, limit: int = _MAX_REF_FILE) -> bytes:
+    """A file of the git directory, following links as git does, if it is a regular file
+    (:func:`~gto_dulwich.safefile.read_regular`): a FIFO planted in ``.git`` would block a
+    plain read forever, a link to ``/dev/zero`` never let it end."""
+    return read_regular(path, limit, follow_links=True)
+
+
 def _read_or_none(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return _read_git_file(path, _MAX_PACKED_REFS)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except OSError:  # not a regular file, or too large: unreadable, and not absent either
+        return b"<unreadable>"
 
 
 def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
@@ -194,8 +210,7 @@ def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
             if file_name.endswith(".lock"):
                 continue
             try:
-                with open(full, "rb") as handle:
-                    content = handle.read(100)
+                content = _read_git_file(full)[:100]
             except OSError:
                 content = b"<unreadable>"
             found.append((os.path.relpath(full, common).replace(os.sep, "/"), content))
@@ -285,22 +300,27 @@ class GitRepo:
     def packed_refs(self) -> tuple[dict[bytes, tuple[bytes, bytes | None]], bool]:
         """``packed-refs`` as ``({ref: (sha, peeled)}, fully_peeled)``, parsed once."""
         if self._packed is None:
-            try:
-                data = (self.commondir / "packed-refs").read_bytes()
-            except FileNotFoundError:
-                data = b""
+            data = self._packed_refs_bytes() or b""
             refs, fully_peeled, self.packed_refs_bad_lines = parse_packed_refs(data)
             self._packed = (refs, fully_peeled)
         return self._packed
+
+    def _packed_refs_bytes(self) -> bytes | None:
+        """``packed-refs`` as it is on disk (None: there is none); a RepoError if it is not
+        a regular file of a sane size (a FIFO there must not hang every read)."""
+        path = self.commondir / "packed-refs"
+        try:
+            return _read_git_file(path, _MAX_PACKED_REFS)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise RepoError(f"Cannot read packed-refs: {exc}") from None
 
     def _scan_packed_refs(
         self, wanted: tuple[bytes, ...]
     ) -> tuple[dict[bytes, tuple[bytes, bytes | None]], bool]:
         """``packed-refs`` as :meth:`packed_refs` gives it, for the ``wanted`` refs only."""
-        try:
-            data = (self.commondir / "packed-refs").read_bytes()
-        except FileNotFoundError:
-            data = b""
+        data = self._packed_refs_bytes() or b""
         refs, fully_peeled, self.packed_refs_bad_lines = scan_packed_refs(data, wanted)
         return refs, fully_peeled
 
@@ -377,8 +397,7 @@ class GitRepo:
                     if ref.endswith(b".lock") or not ref.startswith(wanted):
                         continue
                     try:
-                        with open(full, "rb") as handle:
-                            content = handle.read(100).strip()
+                        content = _read_git_file(full)[:100].strip()
                     except OSError:
                         continue
                     if _is_sha(content):
@@ -622,7 +641,7 @@ class GitRepo:
         again when the branch is packed (0.7 s at 25,000 tags).
         """
         try:
-            value = (Path(self.dulwich.controldir()) / "HEAD").read_bytes().strip()
+            value = _read_git_file(Path(self.dulwich.controldir()) / "HEAD").strip()
         except OSError:
             return None
         for _ in range(5):
@@ -630,7 +649,7 @@ class GitRepo:
                 return value.decode("ascii") if _is_sha(value) else None
             name = value[5:].strip()
             try:
-                value = (self.commondir / os.fsdecode(name)).read_bytes().strip()
+                value = _read_git_file(self.commondir / os.fsdecode(name)).strip()
             except OSError:
                 packed = self._packed_value(name)
                 return packed.decode("ascii") if packed else None
@@ -647,9 +666,8 @@ class GitRepo:
         if self._packed is not None:
             entry = self._packed[0].get(ref)
             return entry[0] if entry else None
-        try:
-            data = (self.commondir / "packed-refs").read_bytes()
-        except FileNotFoundError:
+        data = self._packed_refs_bytes()
+        if data is None:
             return None
         if data and not data.endswith(b"\n"):
             data += b"\n"
@@ -898,9 +916,8 @@ class GitRepo:
 
     def _packed_has(self, ref: bytes) -> bool:
         """Whether ``packed-refs`` (read fresh) lists ``ref``: one byte search, no parse."""
-        try:
-            data = (self.commondir / "packed-refs").read_bytes()
-        except FileNotFoundError:
+        data = self._packed_refs_bytes()
+        if data is None:
             return False
         line = b" " + ref
         at = data.find(line)
@@ -992,7 +1009,7 @@ class GitRepo:
             if not ref.startswith(b"refs/"):
                 continue
             try:
-                value = (self.commondir / os.fsdecode(ref)).read_bytes().strip()
+                value = _read_git_file(self.commondir / os.fsdecode(ref)).strip()
             except OSError:
                 entry = packed.get(ref)
                 value = entry[0] if entry else b""

@@ -29,18 +29,21 @@ class TooLarge(OSError):
         self.size = size
 
 
-def read_regular(path: Path | str, limit: int) -> bytes:
+def read_regular(path: Path | str, limit: int, *, follow_links: bool = False) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
 
     Raises ``FileNotFoundError`` (absent), :class:`NotRegular`, :class:`TooLarge`
     or another ``OSError``; never blocks on a FIFO and never follows a final
-    symbolic link.
+    symbolic link unless ``follow_links`` (git follows them in ``.git``: a symbolic
+    ``HEAD`` or ref) -- the file it leads to must still be a regular one.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        if os.path.islink(path):
+        if not follow_links and os.path.islink(path):
             raise NotRegular(f"{path} is a symbolic link") from None
         raise exc from None
     try:

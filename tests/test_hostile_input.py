@@ -282,6 +282,51 @@ def test_cache_files_replaced_by_a_fifo_or_dev_zero_are_ignored(tmp_path: Path) 
         assert ok(run(path, "show", "--json"))[0] == expected
 
 
+def test_cache_files_that_are_links_never_write_through_them(tmp_path: Path) -> None:
+    # Run as root, a cache written through a link planted in .git replaced /dev/zero with a
+    # regular file; as anyone, it would overwrite the file the link names (~/.bashrc).
+    path = build_repo(spec(), tmp_path / "repo").path
+    expected = ok(run(path, "show", "--json"))[0]
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not yours\n")
+    gitdir = git_dir(path)
+    names = (FILE_NAME, INDEX_FILE_NAME, STATE_FILE_NAME, GROUPS_FILE_NAME)
+    for name in names:
+        (gitdir / name).unlink(missing_ok=True)
+        (gitdir / name).symlink_to(victim)
+    for args in (["show", "--json"], ["history"], ["show", "rf", "--json"], ["doctor"]):
+        ok(run(path, *args), 0, 1)
+    assert victim.read_bytes() == b"not yours\n"
+    assert ok(run(path, "show", "--json"))[0] == expected
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_refs_replaced_by_a_fifo_or_dev_zero_end_in_bounded_time(tmp_path: Path) -> None:
+    # A plain read of a FIFO blocks until a writer comes, one of /dev/zero never ends.
+    path = build_repo(spec(packed_refs=True), tmp_path / "repo").path
+    expected = ok(run(path, "show", "--json"))[0]
+    gitdir = git_dir(path)
+    for special in ("fifo", "zero"):
+        # A loose tag ref that is no file: not a ref, the others read as before.
+        strange = gitdir / "refs" / "tags" / f"rf@v9.{special}.0"
+        os.mkfifo(strange) if special == "fifo" else strange.symlink_to("/dev/zero")
+        for args in (["--no-cache", "show", "--json"], ["show", "--json"]):
+            assert ok(run(path, *args))[0] == expected
+        assert ok(run(path, "--no-cache", "latest", "rf"))[0] == "v1.0.0\n"
+        strange.unlink()
+        # packed-refs that is no file: every read and write refuses in one line.
+        packed = gitdir / "packed-refs"
+        kept = packed.read_bytes()
+        packed.unlink()
+        os.mkfifo(packed) if special == "fifo" else packed.symlink_to("/dev/zero")
+        for args in (["--no-cache", "show"], ["latest", "rf"], ["register", "rf"]):
+            code, out, err, elapsed = run(path, *args)
+            one_line_error((code, out, err, elapsed), "Cannot read packed-refs")
+            assert elapsed < 20
+        packed.unlink()
+        packed.write_bytes(kept)
+
+
 # -- class 8: invisible and bidirectional characters ------------------------------------------
 
 
