@@ -26,13 +26,15 @@ A host name must not look like a command-line option (``ssh`` would read
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import ParamSpec, TypeVar
 
 from gto_dulwich.errors import BadLocation, BadSetting
 
@@ -44,6 +46,7 @@ __all__ = [
     "check_host",
     "current",
     "of",
+    "pinned",
     "using",
 ]
 
@@ -253,6 +256,25 @@ def using(record: Settings) -> Iterator[Settings]:
         yield record
     finally:
         _CURRENT.reset(token)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pinned(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` reads one record for the span of a call: the current one, or (a library
+    call) one built from ``os.environ`` when it is called.  The :mod:`gto_dulwich.api`
+    functions are pinned, so a library call reads the environment once, as the CLI does."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _CURRENT.get() is not None:
+            return function(*args, **kwargs)
+        with using(Settings.from_process()):
+            return function(*args, **kwargs)
+
+    return call
 
 
 _SCHEME_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")

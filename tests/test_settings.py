@@ -260,3 +260,15 @@ def test_report_workers_read_with_the_commands_settings() -> None:
     assert seen
     assert all(no_cache for no_cache, _ in seen)
     assert all(name != threading.current_thread().name for _, name in seen)
+
+
+def test_a_pinned_call_reads_one_record() -> None:
+    @settings.pinned
+    def probe() -> tuple[Settings, Settings]:
+        return settings.current(), settings.current()
+
+    first, second = probe()
+    assert first is second  # built once, from os.environ, for the call
+    record = Settings(emojis=False)
+    with settings.using(record):
+        assert probe() == (record, record)  # the caller's record wins
