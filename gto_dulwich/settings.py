@@ -104,10 +104,6 @@ def _nothing() -> Mapping[str, str]:
     return _NOTHING
 
 
-def _snapshot(values: dict[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(values)
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of one command.  A ``*_text`` field is the variable as given (stripped);
@@ -120,7 +116,7 @@ class Settings:
     max_listing_bytes_text: str = ""
     max_pack_bytes_text: str = ""
     yaml_max_bytes_text: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)
     username: str = ""
     password: str = field(default="", repr=False)
     ci_token: bool = False
@@ -144,6 +140,15 @@ class Settings:
         def text(name: str) -> str:
             return environ.get(name, "").strip()
 
+        ci, config, aws = {}, {}, {}
+        for name, value in environ.items():  # one pass: os.environ decodes every item
+            if name.startswith(_CI_PREFIXES):
+                ci[name] = value
+            elif name.startswith("AWS_"):
+                aws[name] = value
+            elif _config_key(name):
+                config[name] = value
+
         return cls(
             emojis=environ.get("GTO_EMOJIS", "true").strip().lower() not in _FALSE,
             no_cache=no_cache or text("GTO_DULWICH_NO_CACHE").lower() not in _NO_CACHE_FALSE,
@@ -158,10 +163,10 @@ class Settings:
             ci_token=text("GTO_DULWICH_CI_TOKEN").lower() in _CI_TOKEN_TRUE,
             storage_username=environ.get("GTO_DULWICH_STORAGE_USERNAME", ""),
             storage_password=environ.get("GTO_DULWICH_STORAGE_PASSWORD", ""),
-            ci_environ=_snapshot({k: v for k, v in environ.items() if k.startswith(_CI_PREFIXES)}),
-            git_environ=_snapshot({k: environ[k] for k in _GIT_NAMES if k in environ}),
-            config_environ=_snapshot({k: v for k, v in environ.items() if _config_key(k)}),
-            aws_environ=_snapshot({k: v for k, v in environ.items() if k.startswith("AWS_")}),
+            ci_environ=MappingProxyType(ci),
+            git_environ=MappingProxyType({k: environ[k] for k in _GIT_NAMES if k in environ}),
+            config_environ=MappingProxyType(config),
+            aws_environ=MappingProxyType(aws),
         )
 
     @classmethod

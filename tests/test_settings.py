@@ -100,6 +100,7 @@ def test_values_are_read_and_converted() -> None:
     assert dict(record.config_environ) == {"gto_index": "other.yaml"}
     assert dict(record.aws_environ) == {"AWS_REGION": "eu-west-1"}
     assert "s3cr3t" not in repr(record)
+    assert "token='t'" not in repr(record)
 
 
 def test_the_snapshots_are_read_only_and_do_not_follow_the_environment() -> None:
