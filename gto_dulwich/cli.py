@@ -99,30 +99,31 @@ class GTOGroup(click.Group):
         traceback = bool(ctx.params.get("traceback"))
         # The settings of this invocation, read once: every module reads them from here on.
         record = settings.Settings.from_process(no_cache=bool(ctx.params.get("no_cache")))
-        try:
-            with settings.using(record), network_deadline():  # one deadline for all network work
-                return super().invoke(ctx)
-        except GTOError as exc:
-            if traceback:
+        with settings.using(record):  # the error lines below read it too (GTO_EMOJIS)
+            try:
+                with network_deadline():  # one GTO_DULWICH_TIMEOUT for all network work
+                    return super().invoke(ctx)
+            except GTOError as exc:
+                if traceback:
+                    raise
+                click.echo(f"{_marker('❌ ')}{_safe(str(exc))}", err=True)
+                ctx.exit(exc.exit_code)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
-            click.echo(f"{_marker('❌ ')}{_safe(str(exc))}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted", err=True)
-            ctx.exit(130)
-        except BrokenPipeError:
-            ctx.exit(1)
-        except Exception as exc:
-            if traceback:
-                raise
-            click.echo(
-                f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {_safe(str(exc))}\n"
-                "Rerun with '--traceback' to see where it happened and report it.",
-                err=True,
-            )
-            ctx.exit(3)
+            except KeyboardInterrupt:
+                click.echo("Interrupted", err=True)
+                ctx.exit(130)
+            except BrokenPipeError:
+                ctx.exit(1)
+            except Exception as exc:
+                if traceback:
+                    raise
+                click.echo(
+                    f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {_safe(str(exc))}\n"
+                    "Rerun with '--traceback' to see where it happened and report it.",
+                    err=True,
+                )
+                ctx.exit(3)
 
 
 @click.group(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 from pathlib import Path
@@ -235,7 +236,8 @@ def test_the_cli_makes_one_record_current_for_the_span_of_an_invocation() -> Non
     @group.command()
     def probe() -> None:
         seen.append(settings.current())
-        raise BadSetting("GTO_DULWICH_TIMEOUT", "x", "good")  # the error line reads it too
+        os.environ["GTO_EMOJIS"] = "true"  # too late: the invocation read its settings
+        raise BadSetting("GTO_DULWICH_TIMEOUT", "x", "good")  # the error line reads them too
 
     result = CliRunner().invoke(
         group, ["--no-cache", "probe"], env={"GTO_EMOJIS": "0", "GTO_DULWICH_NO_CACHE": ""}
