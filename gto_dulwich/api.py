@@ -4,6 +4,7 @@ Every function accepts a path, an open dulwich ``Repo`` or a :class:`Registry`
 (a snapshot that reads the repository once and answers many questions; GTO
 re-reads everything on every call).  Functions return frozen records whose
 ``to_dict()`` is exactly what the CLI prints as JSON; nothing here prints.
+Each reads its settings once (:func:`gto_dulwich.settings.pinned`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gto_dulwich.registry
+from gto_dulwich import settings
 from gto_dulwich.annotations import Annotation, Index, parse_index
 from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
@@ -72,6 +74,7 @@ class ArtifactView:
         return [row.to_dict() for row in self.rows]
 
 
+@settings.pinned
 def show(
     repo: RepoLike,
     name: str | None = None,
@@ -154,6 +157,7 @@ def _apply(shortcut: Shortcut, rows: list[VersionRow]) -> list[VersionRow]:
 # -- history, check_ref, stages -----------------------------------------------
 
 
+@settings.pinned
 def history(
     repo: RepoLike, artifact: str | None = None, ascending: bool = False
 ) -> list[HistoryRow]:
@@ -209,6 +213,7 @@ class CommitView:
         return [row.to_dict() for row in self.rows]
 
 
+@settings.pinned
 def versions_at(
     repo: RepoLike,
     rev: str,
@@ -269,6 +274,7 @@ def artifact_of_ref(ref: str) -> str | None:
     return parsed.name if parsed else None
 
 
+@settings.pinned
 def check_ref(repo: RepoLike, ref: str) -> list[Event]:
     """The registry events a tag created: ``[]`` when it is not an annotated GTO tag."""
     artifact = artifact_of_ref(ref)
@@ -279,6 +285,7 @@ def check_ref(repo: RepoLike, ref: str) -> list[Event]:
         return find_event(registry.state, _tag_of(ref))
 
 
+@settings.pinned
 def tag_problem(repo: RepoLike, ref: str) -> str | None:
     """Why a tag named like a registry event gave none here, when it is a CI-checkout trap.
 
@@ -304,6 +311,7 @@ def tag_problem(repo: RepoLike, ref: str) -> str | None:
         return None
 
 
+@settings.pinned
 def fetch_tags(
     repo: str | os.PathLike[str] | GitRepo, ref: str | None = None, remote: str = "origin"
 ) -> FetchResult:
@@ -344,6 +352,7 @@ def _check_config(repo: RepoLike) -> Config:
         return load_config(git.workdir)
 
 
+@settings.pinned
 def get_stages(repo: RepoLike, allowed: bool = False, used: bool = False) -> list[str] | None:
     """Allowed stages from config, or the stages currently in use."""
     if allowed and not used:
@@ -356,6 +365,7 @@ def get_stages(repo: RepoLike, allowed: bool = False, used: bool = False) -> lis
 # -- latest, which, describe ----------------------------------------------------
 
 
+@settings.pinned
 def find_latest_version(
     repo: RepoLike, name: str, all: bool = False, registered: bool = True
 ) -> Version | list[Version] | None:
@@ -368,6 +378,7 @@ def find_latest_version(
         return versions[0] if versions else None
 
 
+@settings.pinned
 def find_versions_in_stage(
     repo: RepoLike,
     name: str,
@@ -391,6 +402,7 @@ def find_versions_in_stage(
         return held.get(stage) or None
 
 
+@settings.pinned
 def describe(repo: RepoLike, name: str, rev: str | None = None) -> Annotation | None:
     """The annotation of ``name`` at ``rev`` (default HEAD), or None.
 
@@ -413,6 +425,7 @@ class Description:
     problems: tuple[Problem, ...] = ()
 
 
+@settings.pinned
 def describe_artifact(
     repo: RepoLike, name: str, rev: str | None = None, *, outputs: bool = True
 ) -> Description:
@@ -454,6 +467,7 @@ def describe_artifact(
         return Description(commit, annotation, output, tuple(problems))
 
 
+@settings.pinned
 def get(
     repo: RepoLike,
     name: str,
@@ -486,6 +500,7 @@ def get(
         )
 
 
+@settings.pinned
 def dvc_problems(registry: Registry) -> list[Diagnostic]:
     """What keeps HEAD's ``dvc.yaml`` artifacts from their data: a broken ``dvc.lock`` or
     ``.dvc`` file, a remote ``.dvc/config`` does not define (for ``doctor``)."""
@@ -511,6 +526,7 @@ def parse_tag(name: str) -> dict[str, object]:
     return _parse_tag(name).to_dict()
 
 
+@settings.pinned
 def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
     path = Path(repo)
     return (path / ".gto").exists() or (path / "artifacts.yaml").exists()
@@ -585,6 +601,7 @@ def _bump(bump_major: bool, bump_minor: bool, bump_patch: bool) -> Bump | None:
     return chosen[0] if chosen else None
 
 
+@settings.pinned
 def register(
     repo: RepoLike,
     name: str,
@@ -627,6 +644,7 @@ def register(
     )[-1]
 
 
+@settings.pinned
 def assign(
     repo: RepoLike,
     name: str,
@@ -674,6 +692,7 @@ def assign(
     )[-1]
 
 
+@settings.pinned
 def unassign(
     repo: RepoLike,
     name: str,
@@ -716,6 +735,7 @@ def unassign(
     return events[-1] if events else None
 
 
+@settings.pinned
 def deregister(
     repo: RepoLike,
     name: str,
@@ -747,6 +767,7 @@ def deregister(
     return events[-1] if events else None
 
 
+@settings.pinned
 def deprecate(
     repo: RepoLike,
     name: str,
@@ -805,6 +826,7 @@ def _version_name(registry: Registry, name: str, version: str | None, ref: str |
 # -- artifacts.yaml -------------------------------------------------------------
 
 
+@settings.pinned
 def annotate(
     repo: str | os.PathLike[str] | GitRepo,
     name: str,
@@ -834,6 +856,7 @@ def annotate(
         )
 
 
+@settings.pinned
 def remove(repo: str | os.PathLike[str] | GitRepo, name: str) -> bool:
     """Remove ``name`` from ``artifacts.yaml`` in the work tree; False if it was not there."""
     from gto_dulwich import index_edit

@@ -12,7 +12,6 @@ the registry reads the same without it.  ``--no-cache`` or
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,16 @@ FORMAT = "gto_dulwich tag cache"
 VERSION = 1
 FILE_NAME = "gto_dulwich-tags.json"
 INDEX_FILE_NAME = "gto_dulwich-annotations.json"
-ENV_DISABLE = "GTO_DULWICH_NO_CACHE"
 
 # tag_name, tagger_name, tagger_email, time, tz_offset, target, target_type, message
 Entry = tuple[str, str, str, int, int, str, str, str]
 
 
-def disabled_by_env(environ: Mapping[str, str] | None = None) -> bool:
+def disabled_by_env() -> bool:
     """Whether caching is off: ``--no-cache`` was given or ``GTO_DULWICH_NO_CACHE`` is set."""
-    from gto_dulwich.settings import caches_off
+    from gto_dulwich import settings
 
-    return caches_off(environ)
+    return settings.current().no_cache
 
 
 def write_atomically(path: Path, data: bytes) -> bool:

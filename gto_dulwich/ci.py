@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gto_dulwich import settings
 from gto_dulwich.errors import GTOError
 
 TAGS_PREFIX = "refs/tags/"
@@ -41,7 +42,7 @@ def ref_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     ``CI_COMMIT_TAG`` (set only for tag pipelines).  A branch ref is returned
     as it is: it is simply not a registry event.
     """
-    env = os.environ if environ is None else environ
+    env = settings.current().ci_environ if environ is None else environ
     if env.get("GITHUB_REF"):
         return env["GITHUB_REF"]
     if env.get("GITHUB_REF_NAME") and env.get("GITHUB_REF_TYPE") == "tag":
@@ -109,7 +110,7 @@ def github_web_url(environ: Mapping[str, str] | None = None) -> str | None:
     None outside GitHub Actions, or when either value does not look like one:
     the address goes into Markdown links, so nothing else may pass.
     """
-    env = os.environ if environ is None else environ
+    env = settings.current().ci_environ if environ is None else environ
     server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
     repository = env.get("GITHUB_REPOSITORY", "")
     if _SERVER.fullmatch(server) and _REPOSITORY.fullmatch(repository):

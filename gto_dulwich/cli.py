@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,9 +32,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _marker(emoji: str) -> str:
-    from gto_dulwich.settings import emojis
+    from gto_dulwich import settings
 
-    return emoji if emojis() else ""
+    return emoji if settings.current().emojis else ""
 
 
 def echo(text: str = "") -> None:
@@ -114,33 +113,37 @@ class GTOGroup(click.Group):
                 formatter.write_dl(rest)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from gto_dulwich import settings
         from gto_dulwich.remote.guard import command as network_deadline
 
         traceback = bool(ctx.params.get("traceback"))
-        try:
-            with network_deadline():  # one GTO_DULWICH_TIMEOUT for all of a command's network work
-                return super().invoke(ctx)
-        except GTOError as exc:
-            if traceback:
+        # The settings of this invocation, read once: every module reads them from here on.
+        record = settings.Settings.from_process(no_cache=bool(ctx.params.get("no_cache")))
+        with settings.using(record):  # the error lines below read it too (GTO_EMOJIS)
+            try:
+                with network_deadline():  # one GTO_DULWICH_TIMEOUT for all network work
+                    return super().invoke(ctx)
+            except GTOError as exc:
+                if traceback:
+                    raise
+                click.echo(f"{_marker('❌ ')}{_safe(str(exc))}", err=True)
+                ctx.exit(exc.exit_code)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
-            click.echo(f"{_marker('❌ ')}{_safe(str(exc))}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted", err=True)
-            ctx.exit(130)
-        except BrokenPipeError:
-            ctx.exit(1)
-        except Exception as exc:
-            if traceback:
-                raise
-            click.echo(
-                f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {_safe(str(exc))}\n"
-                "Rerun with '--traceback' to see where it happened and report it.",
-                err=True,
-            )
-            ctx.exit(3)
+            except KeyboardInterrupt:
+                click.echo("Interrupted", err=True)
+                ctx.exit(130)
+            except BrokenPipeError:
+                ctx.exit(1)
+            except Exception as exc:
+                if traceback:
+                    raise
+                click.echo(
+                    f"{_marker('❌ ')}Unexpected error: {type(exc).__name__}: {_safe(str(exc))}\n"
+                    "Rerun with '--traceback' to see where it happened and report it.",
+                    err=True,
+                )
+                ctx.exit(3)
 
 
 @click.group(
@@ -164,10 +167,7 @@ def cli(
 
     Compatible with GTO 1.10.1: same tags, commands, options and JSON.
     """
-    from gto_dulwich.settings import no_caches
-
-    if no_cache:  # for this invocation only: the context closes when the command ends
-        ctx.with_resource(no_caches())
+    # --no-cache is in the settings GTOGroup.invoke makes current for this invocation.
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     if show_version:
@@ -529,7 +529,7 @@ def check_ref(
     or CI_COMMIT_TAG (GitLab CI).
     """
 
-    from gto_dulwich import api, ci, render
+    from gto_dulwich import api, ci, render, settings
     from gto_dulwich.remote.connection import is_url
 
     _only_one(
@@ -548,12 +548,13 @@ def check_ref(
             raise click.UsageError(
                 "Missing argument 'REF' (outside CI: GITHUB_REF and CI_COMMIT_TAG are not set)"
             )
-    output_file = os.environ.get("GITHUB_OUTPUT") if github_output else None
+    ci_environ = settings.current().ci_environ
+    output_file = ci_environ.get("GITHUB_OUTPUT") if github_output else None
     if github_output and not output_file:
         click.echo("warning: GITHUB_OUTPUT is not set; no step outputs written", err=True)
     summaries = [summary_file] if summary_file else []
-    if github_output and os.environ.get(ci.SUMMARY_ENV):
-        summaries.append(os.environ[ci.SUMMARY_ENV])
+    if github_output and ci_environ.get(ci.SUMMARY_ENV):
+        summaries.append(ci_environ[ci.SUMMARY_ENV])
     # A ref that names no artifact (a branch push) has no tags worth fetching.
     if fetch_tags and not is_url(repo) and api.artifact_of_ref(ref) is not None:
         fetched = api.fetch_tags(repo, ref)

@@ -150,8 +150,11 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def load_config(workdir: Path | None, environ: Mapping[str, str] | None = None) -> Config:
-    """Read ``.gto`` from ``workdir`` (if any) and overlay ``GTO_*`` variables."""
-    env = os.environ if environ is None else environ
+    """Read ``.gto`` from ``workdir`` (if any) and overlay ``GTO_*`` variables (the current
+    settings' unless ``environ`` is given)."""
+    from gto_dulwich import settings
+
+    env = settings.of(environ).config_environ
     values: dict[str, Any] = {}
     if workdir is not None:
         path = Path(os.path.realpath(workdir)) / CONFIG_FILE_NAME

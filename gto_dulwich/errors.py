@@ -201,8 +201,8 @@ class GetError(GTOError):
 class BadSetting(GTOError):
     """An environment variable whose value cannot be used."""
 
-    def __init__(self, name: str, value: str, expected: str) -> None:
-        super().__init__(f"{name}={value!r} is not {expected}")
+    def __init__(self, name: str, value: str, expected: str, *, message: str = "") -> None:
+        super().__init__(message or f"{name}={value!r} is not {expected}")
         self.name = name
         self.value = value
 

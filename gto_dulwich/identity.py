@@ -7,7 +7,6 @@ well as the zone (GTO used only the zone), which also gives tests exact times.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gto_dulwich import settings
 from gto_dulwich.errors import GTOError, IdentityUnknown
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def resolve_tagger(
     environ: Mapping[str, str] | None = None,
 ) -> Tagger:
     """Explicit values, then ``GIT_COMMITTER_*``, then ``committer.*``/``user.*`` config."""
-    env = os.environ if environ is None else environ
+    env = settings.current().git_environ if environ is None else environ
     name = (
         name
         or env.get("GIT_COMMITTER_NAME")

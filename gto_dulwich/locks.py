@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from gto_dulwich import settings
 from gto_dulwich.errors import CannotWrite, RefBusy
-from gto_dulwich.settings import lock_timeout
 
 T = TypeVar("T")
 
@@ -35,7 +35,9 @@ def patiently(
     """``attempt()`` until it stops raising :class:`RefBusy` (another writer holds a lock),
     waiting up to ``patience`` seconds (default: ``GTO_DULWICH_LOCK_TIMEOUT``), then
     ``give_up(busy)`` is raised."""
-    deadline = time.monotonic() + (lock_timeout() if patience is None else patience)
+    if patience is None:
+        patience = settings.current().lock_timeout
+    deadline = time.monotonic() + patience
     while True:
         try:
             return attempt()

@@ -399,9 +399,18 @@ def build_report(
     workers: int = MAX_WORKERS,
     reader: Callable[[str, int], tuple[RepoReport, list[ArtifactReport]]] = read_repo,
 ) -> Report:
-    """Read every repository, ``workers`` at a time, keeping the order they were given in."""
+    """Read every repository, ``workers`` at a time, keeping the order they were given in.
+    Each worker thread reads with this command's settings (``--no-cache`` included)."""
+    from gto_dulwich import settings
+
+    record = settings.current()
+
+    def read(source: str, number: int) -> tuple[RepoReport, list[ArtifactReport]]:
+        with settings.using(record):
+            return reader(source, number)
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources)))) as pool:
-        results = list(pool.map(reader, sources, range(len(sources))))
+        results = list(pool.map(read, sources, range(len(sources))))
     repos = _named([repo for repo, _ in results])
     artifacts = [artifact for _, found in results for artifact in found]
     artifacts.sort(key=lambda a: (a.name.lower(), a.repo))

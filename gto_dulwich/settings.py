@@ -1,21 +1,40 @@
-"""Settings from outside: every environment variable gto_dulwich reads, and their checks.
+"""Settings from outside: every environment variable gto_dulwich reads, in one record.
 
 :data:`VARIABLES` names each variable, its default and what it does (a test holds every
-``GTO_DULWICH_*`` name in the package to this table); the readers below are the one way a
-module gets a switch that is not GTO's ``.gto`` config (that is :mod:`gto_dulwich.config`).
-Bad values make one line naming the variable, not exit 3: a number of seconds must be finite
-(``inf`` or ``nan`` would wait forever) and not negative; a host name must not look like a
-command-line option (``ssh`` would read ``-oProxyCommand=...`` as one).
+``GTO_DULWICH_*`` name in the package to this table).  :class:`Settings` is the one record
+of them: built once by :meth:`Settings.from_environ` (the CLI builds one per invocation,
+``--no-cache`` included) and made current with :func:`using`; every module reads
+:func:`current` and never ``os.environ``.  A library caller that made none current gets one
+built from ``os.environ`` when it reads a setting, so it sees the environment as it is then.
+
+A value is checked when it is read, not when the record is built, so a bad
+``GTO_DULWICH_TIMEOUT`` fails a command that goes on the network and no other.  Bad values
+make one line naming the variable (:class:`BadSetting`, exit 1): a number of seconds must be
+finite (``inf`` or ``nan`` would wait forever) and not negative; a number of bytes positive.
+
+Variables of others are kept as read-only snapshots on the record, for the module that reads
+them: the CI provider's (``GITHUB_*``, ``GITLAB_*``, ``CI_*``: ci.py and the CI tokens),
+git's committer (``GIT_COMMITTER_*``, ``EMAIL``: identity.py), GTO's own config keys
+(``GTO_*``, parsed by :mod:`gto_dulwich.config`) and boto3's (``AWS_*``: storage.py keys its
+S3 client by them).  ``GTO_DULWICH_FETCH_TAGS`` is read by Click, as the environment
+variable of ``check-ref --fetch-tags``.
+
+A host name must not look like a command-line option (``ssh`` would read
+``-oProxyCommand=...`` as one): :func:`check_host`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ParamSpec, TypeVar
 
 from gto_dulwich.errors import BadLocation, BadSetting
 
@@ -23,12 +42,12 @@ __all__ = [
     "VARIABLES",
     "BadLocation",
     "BadSetting",
-    "caches_off",
+    "Settings",
     "check_host",
-    "emojis",
-    "lock_timeout",
-    "no_caches",
-    "seconds",
+    "current",
+    "of",
+    "pinned",
+    "using",
 ]
 
 # name -> (default, what it does).  GTO's own ``GTO_*`` config keys live in config.py.
@@ -49,55 +68,145 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GTO_DULWICH_FETCH_TAGS": ("", "1: fetch tags before a read (the CLI's --fetch-tags)"),
 }
 
+#: The field of :class:`Settings` each variable fills (FETCH_TAGS is Click's: see above).
+FIELDS: dict[str, str] = {
+    "GTO_EMOJIS": "emojis",
+    "GTO_DULWICH_NO_CACHE": "no_cache",
+    "GTO_DULWICH_LOCK_TIMEOUT": "lock_timeout_text",
+    "GTO_DULWICH_TIMEOUT": "timeout_text",
+    "GTO_DULWICH_MAX_LISTING_BYTES": "max_listing_bytes_text",
+    "GTO_DULWICH_MAX_PACK_BYTES": "max_pack_bytes_text",
+    "GTO_DULWICH_YAML_MAX_BYTES": "yaml_max_bytes_text",
+    "GTO_DULWICH_TOKEN": "token",
+    "GTO_DULWICH_USERNAME": "username",
+    "GTO_DULWICH_PASSWORD": "password",
+    "GTO_DULWICH_CI_TOKEN": "ci_token",
+    "GTO_DULWICH_STORAGE_USERNAME": "storage_username",
+    "GTO_DULWICH_STORAGE_PASSWORD": "storage_password",
+}
+
 _FALSE = ("0", "false", "no", "off", "f", "n")
 _NO_CACHE_FALSE = ("", "0", "false", "no", "off")
+_CI_TOKEN_TRUE = ("1", "true", "yes", "on")
 
-# --no-cache for the command being run: set by the CLI for the span of one invocation.
-_NO_CACHES: ContextVar[bool] = ContextVar("gto_dulwich_no_caches", default=False)
+_CI_PREFIXES = ("GITHUB_", "GITLAB_", "CI_")
+_GIT_NAMES = ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE", "EMAIL")
 
-
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
-
-
-def emojis(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the CLI marks its messages (``GTO_EMOJIS``; on unless turned off)."""
-    return _env(environ).get("GTO_EMOJIS", "true").strip().lower() not in _FALSE
+_NOTHING: Mapping[str, str] = MappingProxyType({})
 
 
-def caches_off(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether caching is off: ``--no-cache`` was given or ``GTO_DULWICH_NO_CACHE`` is set."""
-    if _NO_CACHES.get():
-        return True
-    return _env(environ).get("GTO_DULWICH_NO_CACHE", "").strip().lower() not in _NO_CACHE_FALSE
+def _config_key(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith("GTO_") and not upper.startswith("GTO_DULWICH_")
 
 
-@contextlib.contextmanager
-def no_caches(off: bool = True) -> Iterator[None]:
-    """Turn every cache off (``--no-cache``) for the block, and back as it was after."""
-    token = _NO_CACHES.set(off or _NO_CACHES.get())
-    try:
-        yield
-    finally:
-        _NO_CACHES.reset(token)
+def _nothing() -> Mapping[str, str]:
+    return _NOTHING
 
 
-def lock_timeout(environ: Mapping[str, str] | None = None) -> float:
-    """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
-    return seconds("GTO_DULWICH_LOCK_TIMEOUT", 10.0, environ=environ, allow_zero=True)
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of one command.  A ``*_text`` field is the variable as given (stripped);
+    the property of the same name without ``_text`` checks and converts it when read."""
+
+    emojis: bool = True
+    no_cache: bool = False
+    lock_timeout_text: str = ""
+    timeout_text: str = ""
+    max_listing_bytes_text: str = ""
+    max_pack_bytes_text: str = ""
+    yaml_max_bytes_text: str = ""
+    token: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ci_token: bool = False
+    storage_username: str = ""
+    storage_password: str = field(default="", repr=False)
+    #: ``GITHUB_*``, ``GITLAB_*`` and ``CI_*``: the CI job's ref, output files and token.
+    ci_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    #: ``GIT_COMMITTER_NAME``/``_EMAIL``/``_DATE`` and ``EMAIL``: who writes a tag, and when.
+    git_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    #: ``GTO_*`` but ``GTO_DULWICH_*`` (any case): GTO's ``.gto`` keys, which
+    #: :mod:`gto_dulwich.config` parses.
+    config_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    #: ``AWS_*``: what boto3 reads for S3.
+    aws_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, no_cache: bool = False) -> Settings:
+        """The settings ``environ`` gives; ``no_cache`` is the CLI's ``--no-cache``.
+        Nothing is checked here: a bad value fails only the command that reads it."""
+
+        def text(name: str) -> str:
+            return environ.get(name, "").strip()
+
+        ci, config, aws = {}, {}, {}
+        for name, value in environ.items():  # one pass: os.environ decodes every item
+            if name.startswith(_CI_PREFIXES):
+                ci[name] = value
+            elif name.startswith("AWS_"):
+                aws[name] = value
+            elif _config_key(name):
+                config[name] = value
+
+        return cls(
+            emojis=environ.get("GTO_EMOJIS", "true").strip().lower() not in _FALSE,
+            no_cache=no_cache or text("GTO_DULWICH_NO_CACHE").lower() not in _NO_CACHE_FALSE,
+            lock_timeout_text=text("GTO_DULWICH_LOCK_TIMEOUT"),
+            timeout_text=text("GTO_DULWICH_TIMEOUT"),
+            max_listing_bytes_text=text("GTO_DULWICH_MAX_LISTING_BYTES"),
+            max_pack_bytes_text=text("GTO_DULWICH_MAX_PACK_BYTES"),
+            yaml_max_bytes_text=text("GTO_DULWICH_YAML_MAX_BYTES"),
+            token=environ.get("GTO_DULWICH_TOKEN", ""),
+            username=environ.get("GTO_DULWICH_USERNAME", ""),
+            password=environ.get("GTO_DULWICH_PASSWORD", ""),
+            ci_token=text("GTO_DULWICH_CI_TOKEN").lower() in _CI_TOKEN_TRUE,
+            storage_username=environ.get("GTO_DULWICH_STORAGE_USERNAME", ""),
+            storage_password=environ.get("GTO_DULWICH_STORAGE_PASSWORD", ""),
+            ci_environ=MappingProxyType(ci),
+            git_environ=MappingProxyType({k: environ[k] for k in _GIT_NAMES if k in environ}),
+            config_environ=MappingProxyType(config),
+            aws_environ=MappingProxyType(aws),
+        )
+
+    @classmethod
+    def from_process(cls, *, no_cache: bool = False) -> Settings:
+        """The settings of this process's environment (``os.environ``, read here only)."""
+        return cls.from_environ(os.environ, no_cache=no_cache)
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a writer waits for locks other writers hold (``GTO_DULWICH_LOCK_TIMEOUT``)."""
+        return _seconds("GTO_DULWICH_LOCK_TIMEOUT", self.lock_timeout_text, allow_zero=True)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds all of a command's network work may take (``GTO_DULWICH_TIMEOUT``)."""
+        return _seconds("GTO_DULWICH_TIMEOUT", self.timeout_text)
+
+    @property
+    def max_listing_bytes(self) -> int:
+        """Bytes a remote's ref listing may take (``GTO_DULWICH_MAX_LISTING_BYTES``)."""
+        return _limit("GTO_DULWICH_MAX_LISTING_BYTES", self.max_listing_bytes_text)
+
+    @property
+    def max_pack_bytes(self) -> int:
+        """Bytes a fetched pack may take (``GTO_DULWICH_MAX_PACK_BYTES``)."""
+        return _limit("GTO_DULWICH_MAX_PACK_BYTES", self.max_pack_bytes_text)
+
+    @property
+    def yaml_max_bytes(self) -> int:
+        """Bytes a YAML or JSON document may take (``GTO_DULWICH_YAML_MAX_BYTES``)."""
+        name, raw = "GTO_DULWICH_YAML_MAX_BYTES", self.yaml_max_bytes_text
+        value = _positive(raw or VARIABLES[name][0])
+        if value is None:
+            raise BadSetting(name, raw, "a positive number of bytes")
+        return value
 
 
-def seconds(
-    name: str,
-    default: float,
-    *,
-    environ: Mapping[str, str] | None = None,
-    allow_zero: bool = False,
-) -> float:
-    """The number of seconds in variable ``name`` (``default`` when unset or empty)."""
-    raw = (os.environ if environ is None else environ).get(name, "").strip()
+def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> float:
     if not raw:
-        return default
+        return float(VARIABLES[name][0])
     try:
         value = float(raw)
     except ValueError:
@@ -106,6 +215,71 @@ def seconds(
         floor = "0 or more" if allow_zero else "more than 0"
         raise BadSetting(name, raw, f"a finite number of seconds, {floor}")
     return value
+
+
+def _positive(raw: str) -> int | None:
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _limit(name: str, raw: str) -> int:
+    value = _positive(raw or VARIABLES[name][0])
+    if value is None:
+        raise BadSetting(
+            name, raw, "", message=f"{name} must be a positive whole number of bytes, not '{raw}'"
+        )
+    return value
+
+
+# The record of the command being run: set by the CLI for the span of one invocation.
+_CURRENT: ContextVar[Settings | None] = ContextVar("gto_dulwich_settings", default=None)
+
+
+def current() -> Settings:
+    """The settings of the command being run; outside one, built from ``os.environ`` now."""
+    record = _CURRENT.get()
+    return Settings.from_process() if record is None else record
+
+
+def of(environ: Mapping[str, str] | Settings | None) -> Settings:
+    """``environ`` itself when it is a record; the settings a mapping gives; the current
+    ones when it is None (for the functions that take an environment: tests and library
+    callers pass one, and a function that reads several settings passes its record on)."""
+    if environ is None:
+        return current()
+    return environ if isinstance(environ, Settings) else Settings.from_environ(environ)
+
+
+@contextlib.contextmanager
+def using(record: Settings) -> Iterator[Settings]:
+    """Make ``record`` the current settings for the block, and put back the previous after."""
+    token = _CURRENT.set(record)
+    try:
+        yield record
+    finally:
+        _CURRENT.reset(token)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pinned(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` reads one record for the span of a call: the current one, or (a library
+    call) one built from ``os.environ`` when it is called.  The :mod:`gto_dulwich.api`
+    functions are pinned, so a library call reads the environment once, as the CLI does."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _CURRENT.get() is not None:
+            return function(*args, **kwargs)
+        with using(Settings.from_process()):
+            return function(*args, **kwargs)
+
+    return call
 
 
 _SCHEME_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")

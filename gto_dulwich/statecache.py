@@ -37,8 +37,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
@@ -127,13 +128,15 @@ class Entry:
         for option_key, view in views.items():
             if not (isinstance(view, list) and len(view) == 2 and _strs(view[0])):
                 return None
-            rows = view[1]
-            if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
+            if not isinstance(view[1], list):
                 return None
-            parsed[option_key] = (
-                tuple(view[0]),
-                tuple(RegistryRow(n, latest, held, reg, act) for n, latest, held, reg, act in rows),
-            )
+            rows = []
+            for item in view[1]:
+                row = _registry_row(item)
+                if row is None:
+                    return None
+                rows.append(row)
+            parsed[option_key] = (tuple(view[0]), tuple(rows))
         return cls(
             raw["key"],
             None if diagnostics is None else tuple(Diagnostic(*d) for d in diagnostics),
@@ -151,7 +154,7 @@ class Entry:
             "views": {
                 option_key: [
                     list(stages),
-                    [[r.name, r.latest, r.stages, r.registered, r.active] for r in rows],
+                    [_registry_list(row) for row in rows],
                 ]
                 for option_key, (stages, rows) in self.views.items()
             },
@@ -236,24 +239,11 @@ class StateCache:
         if self.enrich_all or not self._storable(diagnostics):
             return
         rows = []
-        for e in events:
-            fields = (
-                e.kind.value,
-                e.artifact,
-                e.tag,
-                e.commit,
-                e.created_at.isoformat(),
-                e.author,
-                e.author_email,
-                e.message,
-                "" if e.version is None else "v" + e.version,
-                "" if e.stage is None else "s" + e.stage,
-                "" if e.counter is None else str(e.counter),
-            )
-            joined = "\x00".join(fields)
-            if joined.count("\x00") != len(fields) - 1:
+        for event in events:
+            row = StoredEvent.of(event).to_row()
+            if row is None:
                 return  # a field holds a NUL: not cached
-            rows.append(joined)
+            rows.append(row)
         payload = {"format": HISTORY_FORMAT, "version": SCHEMA, "key": self.key, "events": rows}
         write_atomically(
             self.git.commondir / HISTORY_FILE_NAME,
@@ -357,7 +347,10 @@ class Summary:
             and any(first is not None for first in firsts)
             and _strs(used)
             and isinstance(views, dict)
-            and all(isinstance(view, list) and _valid_row([name, *view]) for view in views.values())
+            and all(
+                isinstance(view, list) and _registry_row([name, *view]) is not None
+                for view in views.values()
+            )
         ):
             return None
         return cls(
@@ -623,6 +616,115 @@ def fingerprint(git: GitRepo, config: Config, *, enrich_all: bool) -> str | None
     return digest.hexdigest()
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+_COUNTER = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the history file keeps it: one string, its fields joined by NULs
+    (``version`` and ``stage`` prefixed ``v`` and ``s`` so that an empty one is None).
+    The one definition of a row, for writing (:meth:`to_row`) and reading
+    (:meth:`from_row`)."""
+
+    kind: EventKind
+    artifact: str
+    tag: str
+    commit: str
+    created_at: datetime
+    author: str
+    author_email: str
+    message: str
+    version: str | None
+    stage: str | None
+    counter: int | None
+
+    FIELDS: ClassVar[int] = 11
+
+    @classmethod
+    def of(cls, event: Event) -> StoredEvent:
+        return cls(
+            event.kind,
+            event.artifact,
+            event.tag,
+            event.commit,
+            event.created_at,
+            event.author,
+            event.author_email,
+            event.message,
+            event.version,
+            event.stage,
+            event.counter,
+        )
+
+    def event(self) -> Event:
+        return Event(
+            self.kind,
+            self.artifact,
+            self.tag,
+            self.commit,
+            self.created_at,
+            self.author,
+            self.author_email,
+            self.message,
+            self.version,
+            self.stage,
+            self.counter,
+        )
+
+    def to_row(self) -> str | None:
+        """The row; None when a field holds a NUL (such an event is not stored)."""
+        fields = (
+            self.kind.value,
+            self.artifact,
+            self.tag,
+            self.commit,
+            self.created_at.isoformat(),
+            self.author,
+            self.author_email,
+            self.message,
+            "" if self.version is None else "v" + self.version,
+            "" if self.stage is None else "s" + self.stage,
+            "" if self.counter is None else str(self.counter),
+        )
+        if any("\x00" in text for text in fields):
+            return None
+        return "\x00".join(fields)
+
+    @classmethod
+    def from_row(cls, row: object) -> StoredEvent | None:
+        """The event of ``row``, or None when it is not one :meth:`to_row` writes."""
+        if type(row) is not str:
+            return None
+        fields = row.split("\x00")
+        if len(fields) != cls.FIELDS:
+            return None
+        kind, artifact, tag, commit, when, author, email, message, version, stage, counter = fields
+        if kind not in _KINDS or version[:1] not in ("", "v") or stage[:1] not in ("", "s"):
+            return None
+        if counter and not _COUNTER.fullmatch(counter):
+            return None
+        try:
+            created_at = datetime.fromisoformat(when)
+        except (ValueError, OverflowError):
+            return None
+        if created_at.tzinfo is None:
+            return None
+        return cls(
+            _KINDS[kind],
+            artifact,
+            tag,
+            commit,
+            created_at,
+            author,
+            email,
+            message,
+            version[1:] if version else None,
+            stage[1:] if stage else None,
+            int(counter) if counter else None,
+        )
+
+
 # -- the file -------------------------------------------------------------------
 
 
@@ -653,17 +755,9 @@ def _load_groups(path: Path) -> dict[str, Summary]:
     return {k: v for k, v in loaded.items() if v is not None}
 
 
-_KINDS = {kind.value: kind for kind in EventKind}
-
-
 def _load_history(path: Path, key: str) -> list[Event] | None:
     """The stored events for ``key``; None when missing, foreign, stale or damaged."""
-    from datetime import datetime
-
-    try:
-        raw: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
+    raw: Any = read_json(path)
     if not (
         isinstance(raw, dict)
         and raw.get("format") == HISTORY_FORMAT
@@ -674,34 +768,10 @@ def _load_history(path: Path, key: str) -> list[Event] | None:
         return None
     events = []
     for row in raw["events"]:
-        if type(row) is not str:
-            return None
-        fields = row.split("\x00")
-        if len(fields) != 11:
-            return None
-        kind, artifact, tag, commit, when, author, email, message, version, stage, counter = fields
-        try:
-            created_at = datetime.fromisoformat(when)
-            number = int(counter) if counter else None
-        except ValueError:
-            return None
-        if kind not in _KINDS or created_at.tzinfo is None:
-            return None
-        events.append(
-            Event(
-                _KINDS[kind],
-                artifact,
-                tag,
-                commit,
-                created_at,
-                author,
-                email,
-                message,
-                version[1:] if version else None,
-                stage[1:] if stage else None,
-                number,
-            )
-        )
+        stored = StoredEvent.from_row(row)
+        if stored is None:
+            return None  # one damaged row and the whole history is read again
+        events.append(stored.event())
     return events
 
 
@@ -717,14 +787,23 @@ def _strs(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _valid_row(row: Any) -> bool:
-    return (
-        isinstance(row, list)
-        and len(row) == 5
-        and isinstance(row[0], str)
-        and (row[1] is None or isinstance(row[1], str))
-        and isinstance(row[2], dict)
-        and all(_strs(v) for v in row[2].values())
-        and isinstance(row[3], bool)
-        and isinstance(row[4], bool)
-    )
+def _registry_list(row: RegistryRow) -> list[Any]:
+    """``row`` as the state file keeps it: ``[name, latest, stages, registered, active]``."""
+    return [row.name, row.latest, row.stages, row.registered, row.active]
+
+
+def _registry_row(raw: Any) -> RegistryRow | None:
+    """The row :func:`_registry_list` wrote, or None when ``raw`` is not one."""
+    if not (isinstance(raw, list) and len(raw) == 5):
+        return None
+    name, latest, stages, registered, active = raw
+    if not (
+        isinstance(name, str)
+        and (latest is None or isinstance(latest, str))
+        and isinstance(stages, dict)
+        and all(isinstance(k, str) and _strs(v) for k, v in stages.items())
+        and isinstance(registered, bool)
+        and isinstance(active, bool)
+    ):
+        return None
+    return RegistryRow(name, latest, stages, registered, active)

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from gto_dulwich import settings
 from gto_dulwich.errors import StorageError
 from gto_dulwich.get import CHUNK, Progress, Written, cannot_write, staged
-from gto_dulwich.remote.connection import redact_url, timeout_seconds
+from gto_dulwich.remote.connection import redact_url
 
 USERNAME_ENV = "GTO_DULWICH_STORAGE_USERNAME"
 PASSWORD_ENV = "GTO_DULWICH_STORAGE_PASSWORD"
@@ -98,9 +99,8 @@ def _open_local(path: str, url: str) -> Iterator[Stream]:
         yield chunks(), size
 
 
-def _http_auth(url: str, environ: Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+def _http_auth(url: str, record: settings.Settings) -> tuple[str, dict[str, str]]:
     """The URL without user info, and the headers carrying it (or the env's) as Basic auth."""
-    env = os.environ if environ is None else environ
     parts = urlsplit(url)
     headers: dict[str, str] = {}
     username: str | None = None
@@ -110,8 +110,8 @@ def _http_auth(url: str, environ: Mapping[str, str] | None) -> tuple[str, dict[s
         username, _, password = userinfo.partition(":")
         username, password = unquote(username), unquote(password)
         url = parts._replace(netloc=host).geturl()
-    elif env.get(USERNAME_ENV) or env.get(PASSWORD_ENV):
-        username, password = env.get(USERNAME_ENV, ""), env.get(PASSWORD_ENV, "")
+    elif record.storage_username or record.storage_password:
+        username, password = record.storage_username, record.storage_password
     if username is not None:
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         headers["Authorization"] = f"Basic {token}"
@@ -122,8 +122,9 @@ def _http_auth(url: str, environ: Mapping[str, str] | None) -> tuple[str, dict[s
 def _open_http(url: str, environ: Mapping[str, str] | None) -> Iterator[Stream]:
     import urllib3
 
-    target, headers = _http_auth(url, environ)
-    timeout = timeout_seconds(environ)
+    record = settings.of(environ)
+    target, headers = _http_auth(url, record)
+    timeout = record.timeout
     pool = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=timeout, read=timeout),
         retries=urllib3.Retry(total=2, connect=2, read=0, redirect=5, status=0),
@@ -195,7 +196,8 @@ _S3_CLIENTS: dict[tuple[str | None, ...], Any] = {}
 
 def _s3_client(boto3: Any) -> Any:
     """One client per credentials and endpoint: making one reads boto's data files (0.2 s)."""
-    key = tuple(os.environ.get(name) for name in _S3_ENV)
+    aws = settings.current().aws_environ
+    key = tuple(aws.get(name) for name in _S3_ENV)
     if key not in _S3_CLIENTS:
         _S3_CLIENTS.clear()
         _S3_CLIENTS[key] = boto3.session.Session().client("s3")

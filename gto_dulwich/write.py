@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gto_dulwich import settings
 from gto_dulwich.errors import GTOError, RefBusy, RefLocked, TagExists, TagNotFound
 from gto_dulwich.events import Event, to_datetime
 from gto_dulwich.grammar import artifact_prefixes, format_tag
@@ -25,7 +26,6 @@ from gto_dulwich.identity import Tagger
 from gto_dulwich.locks import held, patiently
 from gto_dulwich.plan import DeleteTag, NewTag, Step, next_counter, with_counter
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.settings import lock_timeout
 
 # Room a counter-form tag's "#N" may take, and the ".lock" a ref is written through.
 _COUNTER_ROOM = len("#999999999")
@@ -75,7 +75,7 @@ def create(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
 
 
 def _claim(git: GitRepo, step: NewTag, tagger: Tagger) -> Event:
-    deadline = time.monotonic() + lock_timeout()
+    deadline = time.monotonic() + settings.current().lock_timeout
     while True:
         tag = step.tag
         if step.counter_form:
@@ -158,7 +158,7 @@ def wait_for_locks(git: GitRepo, steps: Sequence[Step]) -> None:
         locks.append(common / "refs" / "tags" / f"{name}.lock")
         if isinstance(step, DeleteTag) and f"refs/tags/{name}".encode() in packed:
             locks.append(common / "packed-refs.lock")
-    deadline = time.monotonic() + lock_timeout()
+    deadline = time.monotonic() + settings.current().lock_timeout
     for lock in dict.fromkeys(locks):
         while lock.exists():
             if time.monotonic() > deadline:

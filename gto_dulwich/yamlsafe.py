@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gto_dulwich.errors import GTOError, YAMLError, YAMLRefused
+from gto_dulwich.errors import YAMLError, YAMLRefused
 
 __all__ = [
     "ENV_MAX_BYTES",
@@ -49,7 +48,6 @@ __all__ = [
 ]
 
 ENV_MAX_BYTES = "GTO_DULWICH_YAML_MAX_BYTES"
-DEFAULT_MAX_BYTES = 1 << 20
 #: Nesting a GTO file never needs; also keeps ruamel's recursive composer far from
 #: Python's recursion limit.
 MAX_DEPTH = 100
@@ -59,16 +57,9 @@ MAX_NODES = 200_000
 
 def max_bytes(environ: Mapping[str, str] | None = None) -> int:
     """The size cap (``GTO_DULWICH_YAML_MAX_BYTES``); a bad value is a one-line error."""
-    raw = (os.environ if environ is None else environ).get(ENV_MAX_BYTES, "").strip()
-    if not raw:
-        return DEFAULT_MAX_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise GTOError(f"{ENV_MAX_BYTES}={raw!r} is not a positive number of bytes")
-    return value
+    from gto_dulwich import settings
+
+    return settings.of(environ).yaml_max_bytes
 
 
 def check_size(size: int, *, where: str, limit: int | None = None) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from gto_dulwich import settings
 from gto_dulwich.builder import build_repo, load_spec
 from gto_dulwich.errors import BadSetting, CannotWrite, RefBusy, RefLocked
 from gto_dulwich.locks import held, patiently, replace_file, try_lock
 from gto_dulwich.repo import GitRepo
-from gto_dulwich.settings import lock_timeout
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -68,12 +68,12 @@ def test_a_lock_the_file_system_refuses_is_cannot_write(tmp_path: Path) -> None:
 
 def test_patience_comes_from_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GTO_DULWICH_LOCK_TIMEOUT", raising=False)
-    assert lock_timeout() == 10.0
+    assert settings.current().lock_timeout == 10.0
     monkeypatch.setenv("GTO_DULWICH_LOCK_TIMEOUT", "0.5")
-    assert lock_timeout() == 0.5
+    assert settings.current().lock_timeout == 0.5
     monkeypatch.setenv("GTO_DULWICH_LOCK_TIMEOUT", "soon")
     with pytest.raises(BadSetting, match="GTO_DULWICH_LOCK_TIMEOUT='soon'"):
-        lock_timeout()
+        _ = settings.current().lock_timeout
 
 
 def test_adding_a_ref_waits_as_long_as_the_setting_says(

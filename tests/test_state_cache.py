@@ -501,3 +501,68 @@ def test_a_group_summary_round_trips_and_a_damaged_one_is_read_again() -> None:
     damaged = summary.to_dict()
     damaged["first"] = [None, None, None]
     assert statecache.Summary.from_dict(damaged) is None
+
+
+def _history_rows(repo: Path) -> list[str]:
+    assert run_cli(["history", "--json"], cwd=repo).exit_code == 0
+    path = repo / ".git" / statecache.HISTORY_FILE_NAME
+    rows = json.loads(path.read_bytes())["events"]
+    assert rows
+    assert all(isinstance(row, str) for row in rows)
+    return [str(row) for row in rows]
+
+
+@pytest.mark.parametrize("name", ["showcase", "every_event"])
+def test_a_history_row_is_one_record_both_ways(name: str, tmp_path: Path) -> None:
+    rows = _history_rows(build_fixture(name, tmp_path / "repo").path)
+    for row in rows:
+        stored = statecache.StoredEvent.from_row(row)
+        assert stored is not None
+        assert stored.to_row() == row
+        assert statecache.StoredEvent.of(stored.event()) == stored
+
+
+def test_a_malformed_history_row_is_none(tmp_path: Path) -> None:
+    row = _history_rows(build_fixture("every_event", tmp_path / "repo").path)[0]
+    fields = row.split("\x00")
+
+    def changed(index: int, value: str) -> str:
+        return "\x00".join([*fields[:index], value, *fields[index + 1 :]])
+
+    for damaged in (
+        None,
+        7,
+        ["a"],
+        row.encode(),
+        "",
+        row + "\x00",
+        "\x00".join(fields[:-1]),
+        changed(0, "promoted"),  # no such kind
+        changed(4, "2024-01-01T00:00:00"),  # no zone
+        changed(4, "2024-01-01T00:00:00+99:99"),
+        changed(4, "yesterday"),
+        changed(8, "1.0.0"),  # a version is stored as v1.0.0
+        changed(9, "prod"),  # a stage as sprod
+        changed(10, "-1"),
+        changed(10, " 1"),
+        changed(10, "1.0"),
+        changed(10, "١"),  # a digit, but not one the writer writes
+    ):
+        assert statecache.StoredEvent.from_row(damaged) is None, damaged
+
+
+def test_an_event_with_a_nul_is_not_stored(tmp_path: Path) -> None:
+    row = _history_rows(build_fixture("showcase", tmp_path / "repo").path)[0]
+    stored = statecache.StoredEvent.from_row(row)
+    assert stored is not None
+    event = stored.event()
+    assert statecache.StoredEvent.of(event._replace(message="a\x00b")).to_row() is None
+
+
+def test_a_history_file_that_is_not_a_regular_file_is_a_miss(tmp_path: Path) -> None:
+    repo = build_fixture("showcase", tmp_path / "repo").path
+    without = outputs(repo, OFF)
+    path = repo / ".git" / statecache.HISTORY_FILE_NAME
+    os.mkfifo(path)  # reading it would wait for a writer forever
+    assert outputs(repo) == without
+    assert path.is_file()  # replaced by a whole file (a rename, never a write into the FIFO)

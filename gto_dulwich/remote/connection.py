@@ -37,13 +37,13 @@ if TYPE_CHECKING:
     from dulwich.config import Config
 
     from gto_dulwich.remote.guard import Deadline
+    from gto_dulwich.settings import Settings
 
 TOKEN_ENV = "GTO_DULWICH_TOKEN"
 USERNAME_ENV = "GTO_DULWICH_USERNAME"
 PASSWORD_ENV = "GTO_DULWICH_PASSWORD"
 CI_TOKEN_ENV = "GTO_DULWICH_CI_TOKEN"
 TIMEOUT_ENV = "GTO_DULWICH_TIMEOUT"
-DEFAULT_TIMEOUT_SECONDS = 60.0
 
 #: Usernames the CI systems' own tokens go with, in the order they are tried.
 CI_TOKENS = (("GITHUB_TOKEN", "x-access-token"), ("CI_JOB_TOKEN", "gitlab-ci-token"))
@@ -53,7 +53,6 @@ _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def is_url(location: str) -> bool:
@@ -96,7 +95,9 @@ class Credentials:
         return f"Credentials(username={self.username!r}, source={self.source!r})"
 
 
-def credentials_from_env(url: str, environ: Mapping[str, str] | None = None) -> Credentials | None:
+def credentials_from_env(
+    url: str, environ: Mapping[str, str] | Settings | None = None
+) -> Credentials | None:
     """Credentials for an http(s) ``url`` from the environment, or None.
 
     A URL that carries its own ``user:password@`` is left alone.  Order:
@@ -104,32 +105,34 @@ def credentials_from_env(url: str, environ: Mapping[str, str] | None = None) -> 
     :data:`USERNAME_ENV` + :data:`PASSWORD_ENV`, then, only when
     :data:`CI_TOKEN_ENV` is true, ``GITHUB_TOKEN`` or ``CI_JOB_TOKEN``.
     """
-    env = os.environ if environ is None else environ
+    from gto_dulwich import settings
+
+    record = settings.of(environ)
     try:
         parts = urlsplit(url)
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or "@" in parts.netloc:
         return None
-    username = env.get(USERNAME_ENV) or None
-    if env.get(TOKEN_ENV):
-        return Credentials(username or "x-access-token", env[TOKEN_ENV], TOKEN_ENV)
-    if env.get(PASSWORD_ENV):
+    username = record.username or None
+    if record.token:
+        return Credentials(username or "x-access-token", record.token, TOKEN_ENV)
+    if record.password:
         return Credentials(
-            username or "x-access-token", env[PASSWORD_ENV], f"{USERNAME_ENV}/{PASSWORD_ENV}"
+            username or "x-access-token", record.password, f"{USERNAME_ENV}/{PASSWORD_ENV}"
         )
-    if env.get(CI_TOKEN_ENV, "").strip().lower() in _TRUE:
+    if record.ci_token:
         for variable, ci_username in CI_TOKENS:
-            if env.get(variable):
-                return Credentials(username or ci_username, env[variable], variable)
+            if record.ci_environ.get(variable):
+                return Credentials(username or ci_username, record.ci_environ[variable], variable)
     return None
 
 
-def timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
+def timeout_seconds(environ: Mapping[str, str] | Settings | None = None) -> float:
     """How long one network request may take (:data:`TIMEOUT_ENV`, default 60 s)."""
-    from gto_dulwich.settings import seconds
+    from gto_dulwich import settings
 
-    return seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, environ=environ)
+    return settings.of(environ).timeout
 
 
 # -- connections -----------------------------------------------------------------
@@ -197,21 +200,23 @@ def connect(
     from dulwich.client import get_transport_and_path
     from dulwich.config import ConfigDict, StackedConfig
 
+    from gto_dulwich import settings
     from gto_dulwich.remote import guard as netguard
 
     logging.getLogger("dulwich.client").addFilter(_NOTICES)  # idempotent
+    record = settings.of(environ)
 
     check_url(url)
     credentials: Credentials | None = None
     if username is not None or password is not None:
         credentials = Credentials(username or "", password or "", "the given credentials")
     else:
-        credentials = credentials_from_env(url, environ)
+        credentials = credentials_from_env(url, record)
         if credentials is not None:
             username, password = credentials.username, credentials.password
-    settings = ConfigDict()
-    settings.set((b"http",), b"timeout", str(timeout_seconds(environ)).encode("ascii"))
-    backends = [settings, *(config.backends if isinstance(config, StackedConfig) else ())]
+    http = ConfigDict()
+    http.set((b"http",), b"timeout", str(record.timeout).encode("ascii"))
+    backends = [http, *(config.backends if isinstance(config, StackedConfig) else ())]
     if config is not None and not isinstance(config, StackedConfig):
         backends.append(config)
     client, path = get_transport_and_path(
@@ -223,7 +228,7 @@ def connect(
     )
     _track_responses(client)
     shown = redact_url(url)
-    clock = netguard.deadline(environ)
+    clock = netguard.deadline(record)
     netguard.instrument(client, clock, shown)
     return Connection(
         client=client,

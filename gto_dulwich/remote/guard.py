@@ -26,7 +26,6 @@ Failures are :class:`~gto_dulwich.remote.connection.RemoteError` lines naming th
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -35,14 +34,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from gto_dulwich import settings
 from gto_dulwich.errors import GTOError, RemoteError
-from gto_dulwich.remote.connection import TIMEOUT_ENV, timeout_seconds
+from gto_dulwich.remote.connection import TIMEOUT_ENV
 
+#: Their defaults are in :data:`gto_dulwich.settings.VARIABLES`: a listing of 64 MiB is about
+#: 400,000 tags with their peeled lines, far beyond any registry and small in memory.
 MAX_LISTING_ENV = "GTO_DULWICH_MAX_LISTING_BYTES"
 MAX_PACK_ENV = "GTO_DULWICH_MAX_PACK_BYTES"
-#: About 400,000 tags with their peeled lines: far beyond any registry, small in memory.
-DEFAULT_MAX_LISTING = 64 * 1024 * 1024
-DEFAULT_MAX_PACK = 1024 * 1024 * 1024
 
 #: The pkt-line a fetch sends last: what follows from the server is the pack.
 _DONE = b"0009done\n"
@@ -57,26 +56,10 @@ class Limits:
     pack_bytes: int
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
-        env = os.environ if environ is None else environ
-        return cls(
-            timeout_seconds(env),
-            _size(env, MAX_LISTING_ENV, DEFAULT_MAX_LISTING),
-            _size(env, MAX_PACK_ENV, DEFAULT_MAX_PACK),
-        )
-
-
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise GTOError(f"{name} must be a positive whole number of bytes, not '{raw}'")
-    return value
+    def from_env(cls, environ: Mapping[str, str] | settings.Settings | None = None) -> Limits:
+        """The limits of the current settings (or of ``environ``'s)."""
+        record = settings.of(environ)
+        return cls(record.timeout, record.max_listing_bytes, record.max_pack_bytes)
 
 
 class Deadline:
@@ -121,7 +104,7 @@ def command() -> Iterator[None]:
         _scope.reset(token)
 
 
-def deadline(environ: Mapping[str, str] | None = None) -> Deadline:
+def deadline(environ: Mapping[str, str] | settings.Settings | None = None) -> Deadline:
     """The current command's deadline, or a fresh one (per connection) outside a command."""
     holder = _scope.get()
     if holder is None:
