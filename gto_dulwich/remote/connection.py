@@ -43,7 +43,6 @@ TOKEN_ENV = "GTO_DULWICH_TOKEN"
 USERNAME_ENV = "GTO_DULWICH_USERNAME"
 PASSWORD_ENV = "GTO_DULWICH_PASSWORD"
 CI_TOKEN_ENV = "GTO_DULWICH_CI_TOKEN"
-TIMEOUT_ENV = "GTO_DULWICH_TIMEOUT"
 
 #: Usernames the CI systems' own tokens go with, in the order they are tried.
 CI_TOKENS = (("GITHUB_TOKEN", "x-access-token"), ("CI_JOB_TOKEN", "gitlab-ci-token"))
@@ -129,7 +128,7 @@ def credentials_from_env(
 
 
 def timeout_seconds(environ: Mapping[str, str] | Settings | None = None) -> float:
-    """How long one network request may take (:data:`TIMEOUT_ENV`, default 60 s)."""
+    """How long one network request may take (:data:`.guard.TIMEOUT_ENV`, default 60 s)."""
     from gto_dulwich import settings
 
     return settings.of(environ).timeout

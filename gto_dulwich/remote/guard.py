@@ -7,7 +7,7 @@ socket timeout limits one read, urllib3 retries a silent server three times,
 and ``git://`` sockets have no timeout at all.  So every client we create is
 instrumented here:
 
-* **one deadline** (:data:`~gto_dulwich.remote.connection.TIMEOUT_ENV` seconds) for all
+* **one deadline** (:data:`TIMEOUT_ENV` seconds) for all
   the network work of a command: the CLI opens one :func:`command` scope and
   every connection made inside it shares its clock, which starts at the first
   network operation.  In the main thread (the CLI's) a timer signal interrupts
@@ -36,10 +36,12 @@ from typing import Any
 
 from gto_dulwich import settings
 from gto_dulwich.errors import GTOError, RemoteError
-from gto_dulwich.remote.connection import TIMEOUT_ENV
 
 #: Their defaults are in :data:`gto_dulwich.settings.VARIABLES`: a listing of 64 MiB is about
 #: 400,000 tags with their peeled lines, far beyond any registry and small in memory.
+#: (Named here, not imported: every command enters :func:`command`, and a local one should
+#: not load the transport code to do so.)
+TIMEOUT_ENV = "GTO_DULWICH_TIMEOUT"
 MAX_LISTING_ENV = "GTO_DULWICH_MAX_LISTING_BYTES"
 MAX_PACK_ENV = "GTO_DULWICH_MAX_PACK_BYTES"
 
