@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import secrets
 import stat
 import sys
 import time
@@ -74,7 +73,7 @@ def held(
     """
     fd = patiently(lambda: try_lock(lock), give_up, patience)
     # A token, not the inode: a lock deleted and re-created by someone else may get our inode back.
-    token = f"{os.getpid()} {secrets.token_hex(8)}\n".encode("ascii")
+    token = f"{os.getpid()} {_random_hex(8)}\n".encode("ascii")
     try:
         os.write(fd, token)
     except BaseException:
@@ -88,6 +87,12 @@ def held(
         with contextlib.suppress(FileNotFoundError):
             if lock.read_bytes() == token:
                 os.unlink(lock)
+
+
+def _random_hex(size: int) -> str:
+    """``secrets.token_hex`` without importing ``secrets`` (and with it hmac and base64) into
+    every command: a lock token and a temporary name need only unpredictable bytes."""
+    return os.urandom(size).hex()
 
 
 def replace_file(
@@ -104,7 +109,7 @@ def replace_file(
     """
     real = Path(os.path.realpath(target)) if follow_links else target
     directory = real.parent
-    temp = directory / f".{real.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    temp = directory / f".{real.name}.{os.getpid()}.{_random_hex(4)}.tmp"
     # 0o666 lets the umask decide a new file's mode, as for any file the user creates.
     fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     try:

@@ -54,13 +54,15 @@ def read_regular(path: Path | str, limit: int, *, follow_links: bool = False) ->
             raise TooLarge(Path(path), info.st_size)
         chunks = []
         left = limit + 1  # a file growing while we read is still bounded
+        step = info.st_size + 1  # the whole file in the first read, as a rule
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            chunk = os.read(fd, min(left, step))
             if not chunk:
                 break
             chunks.append(chunk)
             left -= len(chunk)
-        data = b"".join(chunks)
+            step = 1 << 16  # then small reads until its end (or until it is too large)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if len(data) > limit:
             raise TooLarge(Path(path), len(data))
         return data
