@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
@@ -240,7 +240,7 @@ class StateCache:
             return
         rows = []
         for event in events:
-            row = StoredEvent.of(event).to_row()
+            row = to_row(event)
             if row is None:
                 return  # a field holds a NUL: not cached
             rows.append(row)
@@ -620,109 +620,63 @@ _KINDS = {kind.value: kind for kind in EventKind}
 _COUNTER = re.compile(r"[0-9]+")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One event as the history file keeps it: one string, its fields joined by NULs
-    (``version`` and ``stage`` prefixed ``v`` and ``s`` so that an empty one is None).
-    The one definition of a row, for writing (:meth:`to_row`) and reading
-    (:meth:`from_row`)."""
+# A history row: one event as one string, its fields joined by NULs (``version`` and
+# ``stage`` prefixed ``v`` and ``s``, so that an empty one is None).  The one definition of
+# a row, for writing (:func:`to_row`) and reading (:func:`from_row`).
+_ROW_FIELDS = 11
 
-    kind: EventKind
-    artifact: str
-    tag: str
-    commit: str
-    created_at: datetime
-    author: str
-    author_email: str
-    message: str
-    version: str | None
-    stage: str | None
-    counter: int | None
 
-    FIELDS: ClassVar[int] = 11
+def to_row(event: Event) -> str | None:
+    """The row of ``event``; None when a field holds a NUL (such an event is not stored)."""
+    fields = (
+        event.kind.value,
+        event.artifact,
+        event.tag,
+        event.commit,
+        event.created_at.isoformat(),
+        event.author,
+        event.author_email,
+        event.message,
+        "" if event.version is None else "v" + event.version,
+        "" if event.stage is None else "s" + event.stage,
+        "" if event.counter is None else str(event.counter),
+    )
+    if any("\x00" in text for text in fields):
+        return None
+    return "\x00".join(fields)
 
-    @classmethod
-    def of(cls, event: Event) -> StoredEvent:
-        return cls(
-            event.kind,
-            event.artifact,
-            event.tag,
-            event.commit,
-            event.created_at,
-            event.author,
-            event.author_email,
-            event.message,
-            event.version,
-            event.stage,
-            event.counter,
-        )
 
-    def event(self) -> Event:
-        return Event(
-            self.kind,
-            self.artifact,
-            self.tag,
-            self.commit,
-            self.created_at,
-            self.author,
-            self.author_email,
-            self.message,
-            self.version,
-            self.stage,
-            self.counter,
-        )
-
-    def to_row(self) -> str | None:
-        """The row; None when a field holds a NUL (such an event is not stored)."""
-        fields = (
-            self.kind.value,
-            self.artifact,
-            self.tag,
-            self.commit,
-            self.created_at.isoformat(),
-            self.author,
-            self.author_email,
-            self.message,
-            "" if self.version is None else "v" + self.version,
-            "" if self.stage is None else "s" + self.stage,
-            "" if self.counter is None else str(self.counter),
-        )
-        if any("\x00" in text for text in fields):
-            return None
-        return "\x00".join(fields)
-
-    @classmethod
-    def from_row(cls, row: object) -> StoredEvent | None:
-        """The event of ``row``, or None when it is not one :meth:`to_row` writes."""
-        if type(row) is not str:
-            return None
-        fields = row.split("\x00")
-        if len(fields) != cls.FIELDS:
-            return None
-        kind, artifact, tag, commit, when, author, email, message, version, stage, counter = fields
-        if kind not in _KINDS or version[:1] not in ("", "v") or stage[:1] not in ("", "s"):
-            return None
-        if counter and not _COUNTER.fullmatch(counter):
-            return None
-        try:
-            created_at = datetime.fromisoformat(when)
-        except (ValueError, OverflowError):
-            return None
-        if created_at.tzinfo is None:
-            return None
-        return cls(
-            _KINDS[kind],
-            artifact,
-            tag,
-            commit,
-            created_at,
-            author,
-            email,
-            message,
-            version[1:] if version else None,
-            stage[1:] if stage else None,
-            int(counter) if counter else None,
-        )
+def from_row(row: object) -> Event | None:
+    """The event of ``row``, or None when it is not one :func:`to_row` writes."""
+    if type(row) is not str:
+        return None
+    fields = row.split("\x00")
+    if len(fields) != _ROW_FIELDS:
+        return None
+    kind, artifact, tag, commit, when, author, email, message, version, stage, counter = fields
+    if kind not in _KINDS or version[:1] not in ("", "v") or stage[:1] not in ("", "s"):
+        return None
+    if counter and not _COUNTER.fullmatch(counter):
+        return None
+    try:
+        created_at = datetime.fromisoformat(when)
+    except (ValueError, OverflowError):
+        return None
+    if created_at.tzinfo is None:
+        return None
+    return Event(
+        _KINDS[kind],
+        artifact,
+        tag,
+        commit,
+        created_at,
+        author,
+        email,
+        message,
+        version[1:] if version else None,
+        stage[1:] if stage else None,
+        int(counter) if counter else None,
+    )
 
 
 # -- the file -------------------------------------------------------------------
@@ -768,10 +722,10 @@ def _load_history(path: Path, key: str) -> list[Event] | None:
         return None
     events = []
     for row in raw["events"]:
-        stored = StoredEvent.from_row(row)
-        if stored is None:
+        event = from_row(row)
+        if event is None:
             return None  # one damaged row and the whole history is read again
-        events.append(stored.event())
+        events.append(event)
     return events
 
 

@@ -516,10 +516,9 @@ def _history_rows(repo: Path) -> list[str]:
 def test_a_history_row_is_one_record_both_ways(name: str, tmp_path: Path) -> None:
     rows = _history_rows(build_fixture(name, tmp_path / "repo").path)
     for row in rows:
-        stored = statecache.StoredEvent.from_row(row)
-        assert stored is not None
-        assert stored.to_row() == row
-        assert statecache.StoredEvent.of(stored.event()) == stored
+        event = statecache.from_row(row)
+        assert event is not None
+        assert statecache.to_row(event) == row
 
 
 def test_a_malformed_history_row_is_none(tmp_path: Path) -> None:
@@ -548,15 +547,14 @@ def test_a_malformed_history_row_is_none(tmp_path: Path) -> None:
         changed(10, "1.0"),
         changed(10, "١"),  # a digit, but not one the writer writes
     ):
-        assert statecache.StoredEvent.from_row(damaged) is None, damaged
+        assert statecache.from_row(damaged) is None, damaged
 
 
 def test_an_event_with_a_nul_is_not_stored(tmp_path: Path) -> None:
     row = _history_rows(build_fixture("showcase", tmp_path / "repo").path)[0]
-    stored = statecache.StoredEvent.from_row(row)
-    assert stored is not None
-    event = stored.event()
-    assert statecache.StoredEvent.of(event._replace(message="a\x00b")).to_row() is None
+    event = statecache.from_row(row)
+    assert event is not None
+    assert statecache.to_row(event._replace(message="a\x00b")) is None
 
 
 def test_a_history_file_that_is_not_a_regular_file_is_a_miss(tmp_path: Path) -> None:
