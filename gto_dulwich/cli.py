@@ -14,8 +14,7 @@ import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import click
 
@@ -346,8 +345,7 @@ class _ShowQuery(TypedDict):
     sort: str
 
 
-@dataclass(frozen=True)
-class _ShowForm:
+class _ShowForm(NamedTuple):
     """How ``show`` prints when not as JSON: a table (``--plain``) or one column."""
 
     plain: bool
