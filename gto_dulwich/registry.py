@@ -207,10 +207,10 @@ def read_state(
     wanted: list[tuple[RefEntry, TagName]] = []
     ignored: list[RefEntry] = []
     entries = git.tag_refs(prefixes)
+    head = git.head()  # before the parsed packed-refs goes: a packed branch is found in it
     git.release_packed_refs()
     if cache and git.index_cache is None:
         git.use_index_cache()
-    head = git.head()
     indexes: dict[str, Index] = {}
     extra: list[Diagnostic] = []
     if git.packed_refs_bad_lines:
