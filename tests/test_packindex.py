@@ -306,3 +306,26 @@ def test_get_from_git_daemon_streams_a_big_file(tmp_path: Path) -> None:
     assert out.read_bytes() == content
     peak = int(report.read_text())
     assert peak < 90 << 20, f"gto get peaked at {peak:,} bytes for a 50 MB file"
+
+
+@pytest.mark.parametrize("deltify", [False, True])
+def test_kept_are_the_commits_and_tags_as_hashed(deltify: bool, tmp_path: Path) -> None:
+    """The contents handed back are each object's own (deltas resolved), under the id
+    computed from them; blobs and trees are not kept."""
+    objects = _tags(30)
+    kept: dict[bytes, tuple[int, bytes]] = {}
+    assert index_pack(_pack(objects, deltify=deltify), kept) is not None
+    tags = [obj for obj in objects if isinstance(obj, Tag)]
+    assert sorted(kept) == sorted(bytes(obj.id) for obj in tags)
+    for obj in tags:
+        assert kept[bytes(obj.id)] == (Tag.type_num, obj.as_raw_string())
+
+
+def test_kept_from_a_mapped_pack(tmp_path: Path) -> None:
+    objects = _tags(10)
+    repo = Repo.init_bare(str(tmp_path / "store.git"), mkdir=True)
+    kept: dict[bytes, tuple[int, bytes]] = {}
+    with open(tmp_path / "received.pack", "w+b") as handle:
+        handle.write(_pack(objects, deltify=True))
+        assert add_pack_file(repo.object_store.pack_dir, handle, kept) is not None
+    assert len(kept) == 10

@@ -45,10 +45,15 @@ _PIECE = 1 << 20
 _RESIDENT = 4 << 20
 
 _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+#: The types whose content :func:`index_pack` hands back when asked (``kept``): what a
+#: registry reads of every tag, so the reader need not find and inflate them again.
+_KEPT_TYPES = frozenset({1, 4})
 _OFS_DELTA, _REF_DELTA = 6, 7
 _HASH = 20
 
 Buffer = bytes | mmap.mmap
+#: Hex id -> (type number, content) of objects whose id was computed from that content.
+Kept = dict[bytes, tuple[int, bytes]]
 
 
 class _Released:
@@ -67,16 +72,21 @@ class _Released:
         self._done = cut
 
 
-def index_pack(data: Buffer) -> list[tuple[bytes, int, int]] | None:
-    """``[(binary id, offset, crc32)]`` of every object in the pack ``data``, or None."""
+def index_pack(data: Buffer, kept: Kept | None = None) -> list[tuple[bytes, int, int]] | None:
+    """``[(binary id, offset, crc32)]`` of every object in the pack ``data``, or None.
+
+    With ``kept``, the content of each commit and tag is put there under its hex id: the
+    id was just computed from that content, so it is the object, whatever the server
+    claimed.  Filled as objects are read: when the answer is None, the ones read so far.
+    """
     if len(data) < 12 + _HASH or data[:4] != b"PACK":
         return None
     with memoryview(data) as view:
-        return _index(data, view, _Released(data))
+        return _index(data, view, _Released(data), kept)
 
 
 def _index(
-    data: Buffer, view: memoryview, released: _Released
+    data: Buffer, view: memoryview, released: _Released, kept: Kept | None
 ) -> list[tuple[bytes, int, int]] | None:
     version = int.from_bytes(view[4:8], "big")
     count = int.from_bytes(view[8:12], "big")
@@ -161,6 +171,8 @@ def _index(
         header = _TYPES[type_num] + b" " + str(len(content)).encode("ascii") + b"\0"
         binsha = hashlib.sha1(header + content).digest()
         objects[start] = (type_num, content)
+        if kept is not None and type_num in _KEPT_TYPES:
+            kept[binsha.hex().encode("ascii")] = (type_num, content)
         by_id[binsha] = start
         entries.append((binsha, start, zlib.crc32(view[start:pos])))
         released.upto(start)
@@ -230,16 +242,23 @@ def _inflate(view: memoryview, pos: int, end: int, size: int) -> tuple[bytes | N
     return (out if len(out) == size else None), pos
 
 
-def add_pack(pack_dir: str | os.PathLike[str], data: bytes) -> list[bytes] | None:
-    """Index ``data`` and move it into ``pack_dir``; the hex ids it holds, or None."""
-    entries = index_pack(data)
+def add_pack(
+    pack_dir: str | os.PathLike[str], data: bytes, kept: Kept | None = None
+) -> list[bytes] | None:
+    """Index ``data`` and move it into ``pack_dir``; the hex ids it holds, or None.
+
+    ``kept`` as for :func:`index_pack`.
+    """
+    entries = index_pack(data, kept)
     if entries is None:
         return None
     _install(pack_dir, entries, data[-_HASH:], lambda handle: handle.write(data))
     return [binsha.hex().encode("ascii") for binsha, _offset, _crc in entries]
 
 
-def add_pack_file(pack_dir: str | os.PathLike[str], pack: IO[bytes]) -> list[bytes] | None:
+def add_pack_file(
+    pack_dir: str | os.PathLike[str], pack: IO[bytes], kept: Kept | None = None
+) -> list[bytes] | None:
     """Like :func:`add_pack` for a pack in an open file, which is mapped and copied in
     pieces, never read whole: a pack holding a big file costs a few megabytes."""
     pack.flush()  # the mapping sees the file, not what is still in a write buffer
@@ -247,7 +266,7 @@ def add_pack_file(pack_dir: str | os.PathLike[str], pack: IO[bytes]) -> list[byt
     if pack.tell() < 12 + _HASH:
         return None
     with mmap.mmap(pack.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        entries = index_pack(mapped)
+        entries = index_pack(mapped, kept)
         checksum = mapped[-_HASH:]
     if entries is None:
         return None

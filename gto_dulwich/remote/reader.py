@@ -38,7 +38,7 @@ from dulwich.repo import Repo
 from gto_dulwich.errors import GTOError, RemoteError
 from gto_dulwich.facts import CommitInfo, RefEntry
 from gto_dulwich.remote.connection import Connection, connect
-from gto_dulwich.remote.packindex import add_pack, add_pack_file
+from gto_dulwich.remote.packindex import Kept, add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class RemoteRepo(GitRepo):
     """A remote repository seen through a temporary, lazily filled bare store."""
 
     is_remote = True
+    #: Tags are read from the contents the fetch indexed (:meth:`_raw`), not from the pack.
+    scan_packs = False
 
     def __init__(self, repo: Repo, connection: Connection, root: Path, url: str) -> None:
         super().__init__(repo)
@@ -69,6 +71,8 @@ class RemoteRepo(GitRepo):
         # Every object this store holds arrived through ``_fetch``: tracking their ids
         # answers "do we have it?" without dulwich's per-object pack and loose-file scan.
         self._present: set[bytes] = set()
+        # The commits and tags the fetches brought, as indexing inflated and hashed them.
+        self._objects: Kept = {}
         self._settings: Path | None = None
 
     @classmethod
@@ -183,6 +187,13 @@ class RemoteRepo(GitRepo):
         if missing:
             self._fetch(missing, depth=None)
 
+    def _raw(self, sha: bytes, location: tuple[int, int] | None) -> tuple[int, bytes]:
+        """A tag (or commit) as the fetch that brought it was indexed: found again in
+        the pack it would be inflated a second time.  Its id was computed from these
+        bytes, so they are the object whichever id the server sent it for."""
+        found = self._objects.get(sha)
+        return found if found is not None else super()._raw(sha, location)
+
     def _peel_commit(self, sha: bytes) -> Commit:
         self._fetch([sha], filter_spec=b"tree:0")
         return super()._peel_commit(sha)
@@ -242,12 +253,14 @@ class RemoteRepo(GitRepo):
             if size:
                 pack.seek(0)
                 # Past the spool's size the pack is a file: mapped and read in pieces there.
+                kept: Kept = {}
                 if size <= _SPOOL_BYTES:
-                    ids = add_pack(store.pack_dir, pack.read())
+                    ids = add_pack(store.pack_dir, pack.read(), kept)
                 else:
-                    ids = add_pack_file(store.pack_dir, pack)
+                    ids = add_pack_file(store.pack_dir, pack, kept)
                 if ids is not None:
                     self._present.update(ids)
+                    self._objects.update(kept)
                 else:
                     pack.seek(0)
                     # Still the server's bytes: a broken pack is its failure, one line.
