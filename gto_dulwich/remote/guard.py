@@ -252,7 +252,8 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
     def bounded_connect(*args: Any, **kwargs: Any) -> Any:
         proto, can_read, stderr = connect(*args, **kwargs)
         budget = _Budget(clock, shown)
-        read = budget.reader(proto.read, _socket_of(proto.read))
+        read1 = getattr(getattr(proto.read, "__self__", None), "read1", None)
+        read = budget.reader(read1 if callable(read1) else proto.read, _socket_of(proto.read))
 
         def closing_read(*read_args: Any) -> bytes:
             # dulwich leaves the connection open when a read fails: close it here.
@@ -263,7 +264,7 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
                     proto.close()
                 raise
 
-        proto.read = closing_read
+        proto.read = _Refilled(closing_read).read if callable(read1) else closing_read
         write = proto.write
 
         def watched_write(data: bytes) -> Any:
@@ -275,6 +276,48 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
         return proto, can_read, stderr
 
     setattr(client, "_connect", bounded_connect)  # noqa: B010 - on this instance only
+
+
+#: How much one receive may bring into a :class:`_Refilled` buffer.
+_RECEIVE = 1 << 16
+
+
+class _Refilled:
+    """``read(size)`` served from one buffer that ``receive`` (a bounded ``read1``: what
+    one receive brings) refills.
+
+    dulwich reads a pkt-line as two reads (its length, then its content), and a git
+    server sends a fetched pack as thousands of small side-band lines: checking the
+    deadline, the byte cap and the socket's timeout on each read cost more than the
+    reads.  Here they are checked on each receive, which is where time passes and bytes
+    arrive; a read that the buffer holds never waits.
+    """
+
+    def __init__(self, receive: Callable[[int], bytes]) -> None:
+        self._receive = receive
+        self._buffer = b""
+        self._at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        at = self._at
+        end = at + size
+        if size >= 0 and end <= len(self._buffer):
+            self._at = end
+            return self._buffer[at:end]
+        pieces = [self._buffer[at:]]
+        held = len(pieces[0])
+        self._buffer, self._at = b"", 0
+        while size < 0 or held < size:
+            data = self._receive(_RECEIVE)
+            if not data:
+                break  # the end of the stream: what there is, as a plain read returns
+            pieces.append(data)
+            held += len(data)
+        joined = b"".join(pieces)
+        if size < 0 or held <= size:
+            return joined
+        self._buffer, self._at = joined, size
+        return joined[:size]
 
 
 def _socket_of(read: Any) -> Any:
