@@ -99,86 +99,121 @@ def _index(
         released.upto(piece)
     if digest.digest() != view[end:]:
         return None
-    released = _Released(data)  # from the start again
-    objects: dict[int, tuple[int, bytes | None]] = {}  # offset -> (type, content if kept)
-    by_id: dict[bytes, int] = {}
-    entries: list[tuple[bytes, int, int]] = []
-    inflated = 0
-    pos = 12
-    for _ in range(count):
-        start = pos
-        if pos >= end:
-            return None
-        byte = view[pos]
-        pos += 1
-        type_num = (byte >> 4) & 7
-        size = byte & 0x0F
-        shift = 4
-        while byte & 0x80:
-            if pos >= end or shift > 63:
-                return None
-            byte = view[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-        base: tuple[int, bytes | None] | None = None
-        if type_num == _OFS_DELTA:
+    indexer = _Indexer(count, kept)
+    if indexer.advance(view, end, _Released(data), final=True) is not True or indexer.pos != end:
+        return None
+    return indexer.entries
+
+
+#: What :meth:`_Indexer.advance` answers when the bytes so far end inside an object.
+_MORE = False
+
+
+class _Indexer:
+    """The objects of one pack, read in order from ``view[pos:]``, as far as they go.
+
+    :func:`index_pack` runs it once over a whole pack; a :class:`PackReceiver` runs it
+    each time another piece of a pack arrives, so that the objects are inflated and
+    hashed while the server is still sending the rest.
+    """
+
+    def __init__(self, count: int, kept: Kept | None) -> None:
+        self.count = count
+        self.kept = kept
+        self.pos = 12
+        self.objects: dict[int, tuple[int, bytes | None]] = {}  # offset -> (type, content)
+        self.by_id: dict[bytes, int] = {}
+        self.entries: list[tuple[bytes, int, int]] = []
+        self.inflated = 0
+
+    def advance(
+        self, view: memoryview, end: int, released: _Released, *, final: bool
+    ) -> bool | None:
+        """Read the objects lying whole in ``view[:end]``: True when all ``count`` are
+        read, :data:`_MORE` when the bytes end inside one (only when not ``final``), None
+        for anything the caller must hand to dulwich."""
+        objects, by_id, entries, kept = self.objects, self.by_id, self.entries, self.kept
+        while len(entries) < self.count:
+            start = pos = self.pos
             if pos >= end:
-                return None
+                return None if final else _MORE
             byte = view[pos]
             pos += 1
-            back = byte & 0x7F
+            type_num = (byte >> 4) & 7
+            size = byte & 0x0F
+            shift = 4
             while byte & 0x80:
-                if pos >= end:
-                    return None
+                if pos >= end or shift > 63:
+                    return None if final or shift > 63 else _MORE
                 byte = view[pos]
                 pos += 1
-                back = ((back + 1) << 7) | (byte & 0x7F)
-            base = objects.get(start - back)
-        elif type_num == _REF_DELTA:
-            base_offset = by_id.get(bytes(view[pos : pos + _HASH]))
-            pos += _HASH
-            base = None if base_offset is None else objects.get(base_offset)
-        elif type_num not in _TYPES:
-            return None
-        elif size > _MAX_OBJECT:
-            header = _TYPES[type_num] + b" " + str(size).encode("ascii") + b"\0"
-            streamed = _stream(view, start, pos, end, size, header, released)
-            if streamed is None:
+                size |= (byte & 0x7F) << shift
+                shift += 7
+            base: tuple[int, bytes | None] | None = None
+            if type_num == _OFS_DELTA:
+                if pos >= end:
+                    return None if final else _MORE
+                byte = view[pos]
+                pos += 1
+                back = byte & 0x7F
+                while byte & 0x80:
+                    if pos >= end:
+                        return None if final else _MORE
+                    byte = view[pos]
+                    pos += 1
+                    back = ((back + 1) << 7) | (byte & 0x7F)
+                base = objects.get(start - back)
+            elif type_num == _REF_DELTA:
+                if pos + _HASH > end:
+                    return None if final else _MORE
+                base_offset = by_id.get(bytes(view[pos : pos + _HASH]))
+                pos += _HASH
+                base = None if base_offset is None else objects.get(base_offset)
+            elif type_num not in _TYPES:
                 return None
-            binsha, crc, pos = streamed
-            objects[start] = (type_num, None)
+            elif size > _MAX_OBJECT:
+                if not final:
+                    return None  # streamed in pieces: only over a whole pack
+                header = _TYPES[type_num] + b" " + str(size).encode("ascii") + b"\0"
+                streamed = _stream(view, start, pos, end, size, header, released)
+                if streamed is None:
+                    return None
+                binsha, crc, pos = streamed
+                objects[start] = (type_num, None)
+                by_id[binsha] = start
+                entries.append((binsha, start, crc))
+                released.upto(start)
+                self.pos = pos
+                continue
+            if type_num in (_OFS_DELTA, _REF_DELTA) and (base is None or base[1] is None):
+                return None  # thin, a base after its delta, or one too big to keep: dulwich's
+            if size > _MAX_OBJECT:
+                return None  # a delta this big is dulwich's to resolve
+            content, pos = _inflate(view, pos, end, size, final=final)
+            if content is None:
+                return None
+            if content is _MORE:
+                return _MORE
+            assert isinstance(content, bytes)
+            if base is not None:
+                assert base[1] is not None
+                patched = apply_delta(base[1], content)
+                if patched is None:
+                    return None
+                type_num, content = base[0], patched
+            self.inflated += len(content)
+            if self.inflated > _MAX_INFLATED:
+                return None
+            header = _TYPES[type_num] + b" " + str(len(content)).encode("ascii") + b"\0"
+            binsha = hashlib.sha1(header + content).digest()
+            objects[start] = (type_num, content)
+            if kept is not None and type_num in _KEPT_TYPES:
+                kept[binsha.hex().encode("ascii")] = (type_num, content)
             by_id[binsha] = start
-            entries.append((binsha, start, crc))
+            entries.append((binsha, start, zlib.crc32(view[start:pos])))
             released.upto(start)
-            continue
-        if type_num in (_OFS_DELTA, _REF_DELTA) and (base is None or base[1] is None):
-            return None  # thin, a base after its delta, or one too big to keep: dulwich's
-        if size > _MAX_OBJECT:
-            return None  # a delta this big is dulwich's to resolve
-        content, pos = _inflate(view, pos, end, size)
-        if content is None:
-            return None
-        if base is not None:
-            assert base[1] is not None
-            patched = apply_delta(base[1], content)
-            if patched is None:
-                return None
-            type_num, content = base[0], patched
-        inflated += len(content)
-        if inflated > _MAX_INFLATED:
-            return None
-        header = _TYPES[type_num] + b" " + str(len(content)).encode("ascii") + b"\0"
-        binsha = hashlib.sha1(header + content).digest()
-        objects[start] = (type_num, content)
-        if kept is not None and type_num in _KEPT_TYPES:
-            kept[binsha.hex().encode("ascii")] = (type_num, content)
-        by_id[binsha] = start
-        entries.append((binsha, start, zlib.crc32(view[start:pos])))
-        released.upto(start)
-    if pos != end:
-        return None
-    return entries
+            self.pos = pos
+        return True
 
 
 def _stream(
@@ -220,8 +255,11 @@ def _stream(
     return (digest.digest(), crc, pos) if done == size else None
 
 
-def _inflate(view: memoryview, pos: int, end: int, size: int) -> tuple[bytes | None, int]:
-    """The ``size`` bytes of the zlib stream at ``pos``, and where the stream ends."""
+def _inflate(
+    view: memoryview, pos: int, end: int, size: int, *, final: bool = True
+) -> tuple[bytes | bool | None, int]:
+    """The ``size`` bytes of the zlib stream at ``pos``, and where the stream ends; None
+    for a broken stream, :data:`_MORE` (unless ``final``) when ``view[:end]`` ends in it."""
     inflater = zlib.decompressobj()
     chunk = size + 64
     out = b""
@@ -229,7 +267,7 @@ def _inflate(view: memoryview, pos: int, end: int, size: int) -> tuple[bytes | N
         while True:
             fed = view[pos : min(end, pos + chunk)]
             if not fed:
-                return None, pos
+                return (None if final else _MORE), pos
             out += inflater.decompress(fed, size + 1 - len(out))
             if inflater.unconsumed_tail or len(out) > size:
                 return None, pos  # more output than the header said
@@ -240,6 +278,84 @@ def _inflate(view: memoryview, pos: int, end: int, size: int) -> tuple[bytes | N
     except zlib.error:
         return None, pos
     return (out if len(out) == size else None), pos
+
+
+#: A :class:`PackReceiver` indexes once so many more bytes have arrived.
+_STEP = 64 << 10
+
+
+class PackReceiver:
+    """A fetch's pack as it arrives (:meth:`write` is dulwich's ``pack_data``), its objects
+    inflated, hashed and kept as they complete, while the server still sends the rest.
+
+    A pack larger than ``limit`` goes to ``spill`` (a file) instead, unindexed, for
+    :func:`add_pack_file`; anything the indexer declines (see :func:`index_pack`) leaves
+    the whole pack to the caller, in :attr:`data`.
+    """
+
+    def __init__(self, spill: IO[bytes], limit: int) -> None:
+        self.spill = spill
+        self.limit = limit
+        self.size = 0
+        #: The pack so far; None once it went to ``spill``.
+        self.data: bytearray | None = bytearray()
+        #: Commits and tags indexed so far (see :func:`index_pack`).
+        self.kept: Kept = {}
+        self._indexer: _Indexer | None = None
+        self._state: bool | None = _MORE
+        self._mark = 0
+
+    def write(self, piece: bytes) -> None:
+        self.size += len(piece)
+        data = self.data
+        if data is None:
+            self.spill.write(piece)
+            return
+        if self.size > self.limit:
+            self.spill.write(data)
+            self.spill.write(piece)
+            self.data = None
+            self._state = None
+            return
+        data += piece
+        if self._state is _MORE and len(data) - self._mark >= _STEP:
+            self._advance(final=False)
+
+    def _advance(self, *, final: bool) -> None:
+        data = self.data
+        assert data is not None
+        self._mark = len(data)
+        with memoryview(data) as view:
+            if self._indexer is None:
+                if len(view) < 12:
+                    self._state = None if final else _MORE
+                    return
+                version = int.from_bytes(view[4:8], "big")
+                if bytes(view[:4]) != b"PACK" or version not in (2, 3):
+                    self._state = None
+                    return
+                self._indexer = _Indexer(int.from_bytes(view[8:12], "big"), self.kept)
+            end = len(view) - _HASH if final else len(view)
+            self._state = self._indexer.advance(view, end, _Released(b""), final=final)
+
+    def add_to(self, pack_dir: str | os.PathLike[str]) -> list[bytes] | None:
+        """Once the whole pack is here: write it and its index into ``pack_dir`` and
+        answer the hex ids it holds, or None (spilled, declined or damaged)."""
+        data = self.data
+        if data is None or len(data) < 12 + _HASH:
+            return None
+        if self._state is _MORE:
+            self._advance(final=True)
+        indexer = self._indexer
+        if self._state is not True or indexer is None or indexer.pos != len(data) - _HASH:
+            return None
+        with memoryview(data) as view:
+            checksum = bytes(view[-_HASH:])
+            if hashlib.sha1(view[:-_HASH]).digest() != checksum:
+                return None
+        entries = indexer.entries
+        _install(pack_dir, entries, checksum, lambda handle: handle.write(data))
+        return [binsha.hex().encode("ascii") for binsha, _offset, _crc in entries]
 
 
 def add_pack(

@@ -25,6 +25,7 @@ the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote.push`)
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -38,7 +39,7 @@ from dulwich.repo import Repo
 from gto_dulwich.errors import GTOError, RemoteError
 from gto_dulwich.facts import CommitInfo, RefEntry
 from gto_dulwich.remote.connection import Connection, connect
-from gto_dulwich.remote.packindex import Kept, add_pack, add_pack_file
+from gto_dulwich.remote.packindex import Kept, PackReceiver, add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
@@ -232,13 +233,15 @@ class RemoteRepo(GitRepo):
 
         # On disk past a few megabytes: a pack may be as large as GTO_DULWICH_MAX_PACK_BYTES.
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, dir=str(self._root)) as pack:
+            # Up to that size, indexed in memory while it arrives (the server is slower).
+            receiver = PackReceiver(pack, _SPOOL_BYTES)
 
             def fetch() -> FetchPackResult:
                 return connection.client.fetch_pack(
                     connection.path,
                     determine_wants,  # type: ignore[arg-type]
                     self.dulwich.get_graph_walker(heads=[]),
-                    pack.write,
+                    receiver.write,  # type: ignore[arg-type]
                     depth=depth,
                     # Wants are ids, not refs: a protocol-v2 server need not list
                     # every tag again for each fetch (a second each at 25,000 tags).
@@ -248,23 +251,26 @@ class RemoteRepo(GitRepo):
 
             result = call(connection, fetch)
             self.fetches += 1
-            size = pack.tell()
+            size = receiver.size
             self.bytes_received += size
             if size:
-                pack.seek(0)
-                # Past the spool's size the pack is a file: mapped and read in pieces there.
-                kept: Kept = {}
-                if size <= _SPOOL_BYTES:
-                    ids = add_pack(store.pack_dir, pack.read(), kept)
-                else:
-                    ids = add_pack_file(store.pack_dir, pack, kept)
+                data = receiver.data
+                ids = receiver.add_to(store.pack_dir)
+                kept: Kept = receiver.kept
+                if ids is None:
+                    kept = {}
+                    if data is not None:
+                        ids = add_pack(store.pack_dir, bytes(data), kept)
+                    else:  # a file past the spool's size: mapped and read in pieces there
+                        ids = add_pack_file(store.pack_dir, pack, kept)
                 if ids is not None:
                     self._present.update(ids)
                     self._objects.update(kept)
                 else:
+                    read = io.BytesIO(data).read if data is not None else pack.read
                     pack.seek(0)
                     # Still the server's bytes: a broken pack is its failure, one line.
-                    added = call(connection, lambda: store.add_thin_pack(pack.read, None))
+                    added = call(connection, lambda: store.add_thin_pack(read, None))
                     self._present.update(bytes(sha) for sha in added.index)
         self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
 
