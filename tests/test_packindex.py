@@ -14,11 +14,17 @@ from pathlib import Path
 import pytest
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.objects import Blob, ObjectID, ShaFile, Tag
-from dulwich.pack import PackData, write_pack_objects
+from dulwich.pack import PackData, write_pack_index_v2, write_pack_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from gto_dulwich.remote.packindex import PackReceiver, add_pack, add_pack_file, index_pack
+from gto_dulwich.remote.packindex import (
+    PackReceiver,
+    add_pack,
+    add_pack_file,
+    index_pack,
+    index_v2,
+)
 from tests.helpers import build_fixture
 
 
@@ -399,3 +405,24 @@ def test_a_large_object_is_left_to_the_whole_pack(tmp_path: Path) -> None:
     assert bytes(receiver.data) == data
     assert index_pack(data) is not None
     receiver.spill.close()
+
+
+def _dulwich_index(entries: list[tuple[bytes, int, int]], checksum: bytes) -> bytes:
+    out = io.BytesIO()
+    write_pack_index_v2(out, entries, checksum)
+    return out.getvalue()
+
+
+def test_the_index_is_dulwichs_byte_for_byte() -> None:
+    data = _pack(_tags(300), deltify=True)
+    entries = index_pack(data)
+    assert entries is not None
+    checksum = data[-20:]
+    assert index_v2(sorted(entries), checksum) == _dulwich_index(sorted(entries), checksum)
+    assert index_v2([], checksum) == _dulwich_index([], checksum)
+    # Offsets past 2 GiB go to the large-offset table, as dulwich writes them.
+    far = sorted(
+        (hashlib.sha1(b"%d" % n).digest(), offset, n * 7919)
+        for n, offset in enumerate([12, (1 << 31) - 1, 1 << 31, (1 << 33) + 5, 1 << 40])
+    )
+    assert index_v2(far, checksum) == _dulwich_index(far, checksum)
