@@ -254,32 +254,64 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
         budget = _Budget(clock, shown)
         read1 = getattr(getattr(proto.read, "__self__", None), "read1", None)
         read = budget.reader(read1 if callable(read1) else proto.read, _socket_of(proto.read))
+        write, close, shutdown_write = proto.write, proto.close, proto.shutdown_write
+        # dulwich writes each pkt-line (each of 25,000 wants) as one send: they are held
+        # here and sent together before anything is read, and before the connection is
+        # half-closed or closed.
+        pending: list[bytes] = []
+        held = 0
+
+        def send() -> None:
+            nonlocal held
+            if pending:
+                data = b"".join(pending)
+                pending.clear()
+                held = 0
+                write(data)
 
         def closing_read(*read_args: Any) -> bytes:
             # dulwich leaves the connection open when a read fails: close it here.
             try:
+                send()
                 return read(*read_args)
             except BaseException:
                 with contextlib.suppress(Exception):
                     proto.close()
                 raise
 
-        proto.read = _Refilled(closing_read).read if callable(read1) else closing_read
-        write = proto.write
-
-        def watched_write(data: bytes) -> Any:
+        def watched_write(data: bytes) -> None:
+            nonlocal held
             if _DONE in data:
                 budget.pack, budget.received = True, 0
-            return write(data)
+            pending.append(data)
+            held += len(data)
+            if held >= _SEND:
+                send()
 
+        def sending_shutdown_write() -> None:
+            send()
+            shutdown_write()
+
+        def sending_close() -> None:
+            try:
+                with contextlib.suppress(Exception):
+                    send()
+            finally:
+                pending.clear()
+                close()
+
+        proto.read = _Refilled(closing_read).read if callable(read1) else closing_read
         proto.write = watched_write
+        proto.shutdown_write = sending_shutdown_write
+        proto.close = sending_close
         return proto, can_read, stderr
 
     setattr(client, "_connect", bounded_connect)  # noqa: B010 - on this instance only
 
 
-#: How much one receive may bring into a :class:`_Refilled` buffer.
-_RECEIVE = 1 << 16
+#: How much one receive may bring into a :class:`_Refilled` buffer, and how much is
+#: written before it is sent without waiting for a read.
+_RECEIVE = _SEND = 1 << 16
 
 
 class _Refilled:
