@@ -300,7 +300,12 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
                 pending.clear()
                 close()
 
-        proto.read = _Refilled(closing_read).read if callable(read1) else closing_read
+        if callable(read1):
+            refilled = _Refilled(closing_read)
+            proto.read = refilled.read
+            proto.read_pkt_line = _pkt_line_reader(proto, refilled)
+        else:
+            proto.read = closing_read
         proto.write = watched_write
         proto.shutdown_write = sending_shutdown_write
         proto.close = sending_close
@@ -350,6 +355,36 @@ class _Refilled:
             return joined
         self._buffer, self._at = joined, size
         return joined[:size]
+
+
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _pkt_line_reader(proto: Any, refilled: _Refilled) -> Callable[[], bytes | None]:
+    """``proto.read_pkt_line`` taking a pkt-line the buffer holds whole in one step (a
+    listing's 25,000 refs, a pack's thousands of side-band lines); anything else (a line
+    that was unread, one cut by the buffer's end, a bad length) is dulwich's own."""
+    from dulwich.protocol import Protocol
+
+    def read_pkt_line() -> bytes | None:
+        buffer, at = refilled._buffer, refilled._at
+        head = buffer[at : at + 4]
+        if proto._readahead is None and len(head) == 4 and _HEX_DIGITS.issuperset(head):
+            size = int(head, 16)
+            end = at + size
+            if size >= 4 and end <= len(buffer):
+                refilled._at = end
+                if proto.report_activity:
+                    proto.report_activity(size, "read")
+                return buffer[at + 4 : end]
+            if size in (0, 1):  # flush-pkt, delim-pkt
+                refilled._at = at + 4
+                if proto.report_activity:
+                    proto.report_activity(4, "read")
+                return None
+        return Protocol.read_pkt_line(proto)
+
+    return read_pkt_line
 
 
 def _socket_of(read: Any) -> Any:
