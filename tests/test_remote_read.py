@@ -499,3 +499,29 @@ def test_a_git_daemon_read_of_thousands_of_tags_equals_the_local_read(tmp_path: 
         with RemoteRepo.open_url(url) as remote:
             assert len(remote.tag_refs()) > 2500
             assert remote.bytes_received > 256 * 1024
+
+
+def test_a_git_daemon_sends_every_tag_in_one_fetch_with_include_tag(
+    repos: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    """Reading every tag wants the commits they point at; the server adds the annotated
+    tags on them (include-tag): one fetch, nothing left to want by id."""
+    import shutil
+    import subprocess
+
+    server, _clone = repos["showcase"]
+    served = tmp_path / "srv" / "showcase.git"
+    shutil.copytree(server, served)
+    with git_daemon(served.parent) as port:
+        subprocess.run(
+            ["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True
+        )
+        with RemoteRepo.open_url(f"git://127.0.0.1:{port}/showcase.git") as remote:
+            entries = remote.tag_refs()
+            assert remote.fetches == 1
+            annotated = [e for e in entries if e.peeled and e.peeled != e.sha]
+            assert annotated
+            store = remote.dulwich.object_store
+            assert all(ObjectID(e.sha.encode()) in store for e in entries)
+            blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
+            assert blobs == 0

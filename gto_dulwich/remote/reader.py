@@ -38,7 +38,9 @@ from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, RemoteError
 from gto_dulwich.facts import CommitInfo, RefEntry
+from gto_dulwich.remote import fetching
 from gto_dulwich.remote.connection import Connection, connect
+from gto_dulwich.remote.fetching import speaks_v2
 from gto_dulwich.remote.packindex import Kept, PackReceiver, add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 
@@ -75,6 +77,8 @@ class RemoteRepo(GitRepo):
         # The commits and tags the fetches brought, as indexing inflated and hashed them.
         self._objects: Kept = {}
         self._settings: Path | None = None
+        # Fetches go through :mod:`.fetching` until the server turns out not to speak v2.
+        self._v2 = speaks_v2(connection)
 
     @classmethod
     def open_url(cls, url: str, *, environ: Mapping[str, str] | None = None) -> RemoteRepo:
@@ -144,6 +148,17 @@ class RemoteRepo(GitRepo):
 
     def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
         entries = super().tag_refs(prefixes)
+        if prefixes is None and self._v2:
+            # Every tag: want the commits the registry's tags point at, and the server
+            # adds the annotated tags on them (include-tag), instead of 25,000 wants.
+            # Only for names that can be the registry's (``@`` or ``#``): another tag
+            # may point at a big blob, and a wanted blob is sent whole; those tags are
+            # wanted as themselves.
+            # Commits already here are wanted again: the server adds only the tags on
+            # the objects it sends.
+            wants = [_tag_want(entry) for entry in entries]
+            self._fetch(wants, filter_spec=b"tree:0", include_tags=True, force=True)
+        # Each tag object not here yet (all of them, without include-tag), by id.
         self._fetch([entry.sha.encode("ascii") for entry in entries], filter_spec=b"tree:0")
         return entries
 
@@ -220,6 +235,7 @@ class RemoteRepo(GitRepo):
         depth: int | None = 1,
         filter_spec: bytes | None = None,
         force: bool = False,
+        include_tags: bool = False,
     ) -> None:
         """Fetch ``wants`` (and what they reach, cut by ``depth`` and ``filter_spec``)."""
         store = self.dulwich.object_store
@@ -236,8 +252,20 @@ class RemoteRepo(GitRepo):
             # Up to that size, indexed in memory while it arrives (the server is slower).
             receiver = PackReceiver(pack, _SPOOL_BYTES)
 
-            def fetch() -> FetchPackResult:
-                return connection.client.fetch_pack(
+            def fetch() -> tuple[set[bytes] | None, set[bytes] | None]:
+                if self._v2:
+                    done = fetching.fetch(
+                        connection,
+                        missing,
+                        receiver.write,
+                        depth=depth,
+                        filter_spec=filter_spec,
+                        include_tags=include_tags,
+                    )
+                    if done is not None:
+                        return done
+                    self._v2 = False
+                result: FetchPackResult = connection.client.fetch_pack(
                     connection.path,
                     determine_wants,  # type: ignore[arg-type]
                     self.dulwich.get_graph_walker(heads=[]),
@@ -248,8 +276,12 @@ class RemoteRepo(GitRepo):
                     ref_prefix=[b"HEAD"],
                     filter_spec=filter_spec,
                 )
+                return (
+                    {bytes(sha) for sha in result.new_shallow or ()},
+                    {bytes(sha) for sha in result.new_unshallow or ()},
+                )
 
-            result = call(connection, fetch)
+            new_shallow, new_unshallow = call(connection, fetch)
             self.fetches += 1
             size = receiver.size
             self.bytes_received += size
@@ -272,7 +304,18 @@ class RemoteRepo(GitRepo):
                     # Still the server's bytes: a broken pack is its failure, one line.
                     added = call(connection, lambda: store.add_thin_pack(read, None))
                     self._present.update(bytes(sha) for sha in added.index)
-        self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
+        self.dulwich.update_shallow(
+            {ObjectID(sha) for sha in new_shallow or ()},
+            {ObjectID(sha) for sha in new_unshallow or ()},
+        )
+
+
+def _tag_want(entry: RefEntry) -> bytes:
+    """What to want for one tag ref with include-tag: the commit a registry tag points at
+    (the server adds the tag), any other tag itself."""
+    if entry.peeled and ("@" in entry.name or "#" in entry.name):
+        return entry.peeled.encode("ascii")
+    return entry.sha.encode("ascii")
 
 
 def connect_url(url: str, environ: Mapping[str, str] | None) -> Connection:
