@@ -351,15 +351,22 @@ def call(connection: Connection, action: Callable[[], T]) -> T:
 
 def _write_refs(store: Path, refs: Mapping[Any, Any], symrefs: Mapping[Any, Any]) -> None:
     """The remote's refs as this store's ``packed-refs`` and ``HEAD`` (objects come later)."""
-    peeled = {name[:-3]: sha for name, sha in refs.items() if name.endswith(b"^{}") and sha}
+    peeled: dict[bytes, bytes] = {}
+    names: list[bytes] = []
+    for name, sha in refs.items():  # 25,000 tags and as many peeled lines: one pass
+        if name.endswith(b"^{}"):
+            if sha:
+                peeled[bytes(name[:-3])] = bytes(sha)
+        elif sha and name.startswith(b"refs/"):
+            names.append(bytes(name))
+    names.sort()
     lines = [b"# pack-refs with: peeled sorted \n"]
-    for name in sorted(refs):
-        sha = refs[name]
-        if not name.startswith(b"refs/") or name.endswith(b"^{}") or not sha:
-            continue
-        lines.append(bytes(sha) + b" " + bytes(name) + b"\n")
-        if name in peeled:
-            lines.append(b"^" + bytes(peeled[name]) + b"\n")
+    for name in names:
+        target = peeled.get(name)
+        sha = bytes(refs[name])
+        lines.append(
+            b"%s %s\n" % (sha, name) if target is None else b"%s %s\n^%s\n" % (sha, name, target)
+        )
     (store / "packed-refs").write_bytes(b"".join(lines))
     target = symrefs.get(b"HEAD")
     head = refs.get(b"HEAD")
