@@ -46,8 +46,9 @@ fetches only tags, commits and two small files (see the git-daemon test in
 `tests/test_remote_read.py`: no tree or blob but the file read). Times: `file://` is read
 in place (no server, nothing fetched: `gto_dulwich/inplace.py`); over dulwich's HTTP server
 most of our time is dulwich's Python server answering; against git's own server, ours is the
-client alone: listing refs, one fetch of the tag objects, indexing them in one pass
-(`gto_dulwich/packindex.py`) and the read itself. A C `git clone --bare` is faster
+client alone: listing refs, one fetch of the tagged commits and (include-tag) their tag
+objects, indexed while they arrive (`gto_dulwich/remote/packindex.py`), and the read
+itself. A C `git clone --bare` is faster
 still, but needs git; the git-less alternative, dulwich's `porcelain.clone`, writes every
 ref as a loose file with an fsync and is 20× slower than our read.
 """

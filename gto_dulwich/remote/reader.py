@@ -8,7 +8,10 @@ bare store (refs only, as one ``packed-refs`` file), and fetches objects only
 when the registry asks for them:
 
 * tag objects (and their commits, without trees) for the tags being read, in
-  one fetch with ``depth=1`` and the ``tree:0`` filter;
+  one fetch with ``depth=1`` and the ``tree:0`` filter (reading every tag over
+  git:// or ssh, the tagged commits with ``include-tag``: see
+  :mod:`~gto_dulwich.remote.fetching`), indexed while the pack arrives and
+  parsed from the contents indexing inflated (:meth:`RemoteRepo._raw`);
 * a commit's trees (``blob:none``) and then single blobs, when a file is read
   at that commit.
 
