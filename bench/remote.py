@@ -322,7 +322,7 @@ def daemon_table(tags: int, runs: int) -> list[str]:
         f"| {_mb(size)} | 1.00 |",
         "",
         "CPU is the client process's alone (median); the server's work (git upload-pack and",
-        "pack-objects, the same for both) runs in git daemon's processes on the same machine.",
+        "pack-objects) runs in git daemon's processes on the same machine, for both.",
     ]
 
 
