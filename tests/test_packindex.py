@@ -14,11 +14,17 @@ from pathlib import Path
 import pytest
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.objects import Blob, ObjectID, ShaFile, Tag
-from dulwich.pack import PackData, write_pack_objects
+from dulwich.pack import PackData, write_pack_index_v2, write_pack_objects
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from gto_dulwich.remote.packindex import add_pack, add_pack_file, index_pack
+from gto_dulwich.remote.packindex import (
+    PackReceiver,
+    add_pack,
+    add_pack_file,
+    index_pack,
+    index_v2,
+)
 from tests.helpers import build_fixture
 
 
@@ -306,3 +312,117 @@ def test_get_from_git_daemon_streams_a_big_file(tmp_path: Path) -> None:
     assert out.read_bytes() == content
     peak = int(report.read_text())
     assert peak < 90 << 20, f"gto get peaked at {peak:,} bytes for a 50 MB file"
+
+
+@pytest.mark.parametrize("deltify", [False, True])
+def test_kept_are_the_commits_and_tags_as_hashed(deltify: bool, tmp_path: Path) -> None:
+    """The contents handed back are each object's own (deltas resolved), under the id
+    computed from them; blobs and trees are not kept."""
+    objects = _tags(30)
+    kept: dict[bytes, tuple[int, bytes]] = {}
+    assert index_pack(_pack(objects, deltify=deltify), kept) is not None
+    tags = [obj for obj in objects if isinstance(obj, Tag)]
+    assert sorted(kept) == sorted(bytes(obj.id) for obj in tags)
+    for obj in tags:
+        assert kept[bytes(obj.id)] == (Tag.type_num, obj.as_raw_string())
+
+
+def test_kept_from_a_mapped_pack(tmp_path: Path) -> None:
+    objects = _tags(10)
+    repo = Repo.init_bare(str(tmp_path / "store.git"), mkdir=True)
+    kept: dict[bytes, tuple[int, bytes]] = {}
+    with open(tmp_path / "received.pack", "w+b") as handle:
+        handle.write(_pack(objects, deltify=True))
+        assert add_pack_file(repo.object_store.pack_dir, handle, kept) is not None
+    assert len(kept) == 10
+
+
+# -- indexed while it arrives -----------------------------------------------------------
+
+
+def _receive(data: bytes, piece: int, tmp_path: Path, limit: int = 8 << 20) -> PackReceiver:
+    receiver = PackReceiver(open(tmp_path / "spill.pack", "w+b"), limit)  # noqa: SIM115
+    for at in range(0, len(data), piece):
+        receiver.write(data[at : at + piece])
+    return receiver
+
+
+@pytest.mark.parametrize("piece", [1, 7, 140, 65_536, 1 << 30])
+def test_a_pack_indexed_as_it_arrives_is_the_whole_packs_index(piece: int, tmp_path: Path) -> None:
+    """In pieces of any size (objects cut anywhere, headers and zlib streams included),
+    the same pack, index and kept contents as indexing the whole pack at once."""
+    objects = _tags(400)
+    data = _pack(objects, deltify=True)
+    repo = Repo.init_bare(str(tmp_path / "store.git"), mkdir=True)
+    receiver = _receive(data, piece, tmp_path)
+    ids = receiver.add_to(repo.object_store.pack_dir)
+    receiver.spill.close()
+    assert ids is not None
+    assert sorted(ids) == sorted(bytes(obj.id) for obj in objects)
+    kept: dict[bytes, tuple[int, bytes]] = {}
+    assert index_pack(data, kept) is not None
+    assert receiver.kept == kept
+    (idx,) = Path(repo.object_store.pack_dir).glob("*.idx")
+    with PackData(str(idx.with_suffix(".pack")), DEFAULT_OBJECT_FORMAT) as pack:
+        assert [tuple(e) for e in pack.sorted_entries()] == _dulwich_entries(data, tmp_path)
+    for obj in objects:
+        assert repo.object_store[obj.id].as_raw_string() == obj.as_raw_string()
+    repo.close()
+
+
+@pytest.mark.parametrize("piece", [3, 100, 1 << 30])
+def test_a_damaged_or_short_pack_is_declined_as_it_arrives(piece: int, tmp_path: Path) -> None:
+    """Whatever was indexed on the way, a pack that does not end right is the caller's."""
+    data = _pack(_tags(50), deltify=True)
+    middle = len(data) // 2
+    flipped = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+    for damaged in (data[:-1], data[:middle], flipped, _rehash(flipped[:-20]), data + b"x"):
+        receiver = _receive(damaged, piece, tmp_path)
+        assert receiver.add_to(tmp_path) is None
+        assert receiver.data is not None
+        assert bytes(receiver.data) == damaged  # all of it, for the caller to hand to dulwich
+        receiver.spill.close()
+    assert not list(tmp_path.glob("*.idx"))
+
+
+def test_a_pack_past_the_limit_goes_to_the_file(tmp_path: Path) -> None:
+    data = _pack(_tags(200), deltify=False)
+    receiver = _receive(data, 1000, tmp_path, limit=len(data) // 3)
+    assert receiver.data is None
+    assert receiver.add_to(tmp_path) is None
+    receiver.spill.seek(0)
+    assert receiver.spill.read() == data
+    assert receiver.size == len(data)
+    receiver.spill.close()
+
+
+def test_a_large_object_is_left_to_the_whole_pack(tmp_path: Path) -> None:
+    """Objects over 1 MiB are streamed from a whole pack only: declined on the way."""
+    data = _big_pack(os.urandom(2 << 20))
+    receiver = _receive(data, 65_536, tmp_path)
+    assert receiver.add_to(tmp_path) is None
+    assert receiver.data is not None
+    assert bytes(receiver.data) == data
+    assert index_pack(data) is not None
+    receiver.spill.close()
+
+
+def _dulwich_index(entries: list[tuple[bytes, int, int]], checksum: bytes) -> bytes:
+    out = io.BytesIO()
+    write_pack_index_v2(out, entries, checksum)
+    return out.getvalue()
+
+
+def test_the_index_is_dulwichs_byte_for_byte() -> None:
+    data = _pack(_tags(300), deltify=True)
+    entries = index_pack(data)
+    assert entries is not None
+    checksum = data[-20:]
+    assert index_v2(sorted(entries), checksum) == _dulwich_index(sorted(entries), checksum)
+    assert index_v2([], checksum) == _dulwich_index([], checksum)
+    # Offsets past 2 GiB go to the large-offset table, as dulwich writes them.
+    far = sorted(
+        (hashlib.sha1(b"%d" % n).digest(), offset, n * 7919)
+        for n, offset in enumerate([12, (1 << 31) - 1, 1 << 31, (1 << 33) + 5, 1 << 40])
+    )
+    assert index_v2(far, checksum) == _dulwich_index(far, checksum)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -465,3 +466,62 @@ def test_a_filtering_server_sends_no_files_of_tagged_commits(
             assert remote.read_file(head, "artifacts.yaml") is not None
             blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
             assert blobs == 1  # just the file that was read
+
+
+def test_a_git_daemon_read_of_thousands_of_tags_equals_the_local_read(tmp_path: Path) -> None:
+    """Past the sizes where the client works in pieces: a listing and a want list of many
+    64 kB sends and receives, a pack indexed in many steps while it arrives."""
+    import importlib.util
+    import shutil
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate", Path(__file__).resolve().parents[1] / "bench" / "generate.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = generate  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(generate)
+    finally:
+        del sys.modules[spec.name]
+    clone = tmp_path / "registry"
+    assert generate.generate(clone, 3000) > 2500
+    served = tmp_path / "srv" / "registry.git"
+    shutil.copytree(clone / ".git", served)
+    with git_daemon(served.parent) as port:  # skips without git
+        for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
+            subprocess.run(["git", "-C", str(served), "config", key, "true"], check=True)
+        url = f"git://127.0.0.1:{port}/registry.git"
+        for args in (["show", "--json"], ["history", "--json"]):
+            _compare(args, clone, url, tmp_path)
+        with RemoteRepo.open_url(url) as remote:
+            assert len(remote.tag_refs()) > 2500
+            assert remote.bytes_received > 256 * 1024
+
+
+def test_a_git_daemon_sends_every_tag_in_one_fetch_with_include_tag(
+    repos: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    """Reading every tag wants the commits they point at; the server adds the annotated
+    tags on them (include-tag): one fetch, nothing left to want by id."""
+    import shutil
+    import subprocess
+
+    server, _clone = repos["showcase"]
+    served = tmp_path / "srv" / "showcase.git"
+    shutil.copytree(server, served)
+    with git_daemon(served.parent) as port:
+        subprocess.run(
+            ["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True
+        )
+        with RemoteRepo.open_url(f"git://127.0.0.1:{port}/showcase.git") as remote:
+            entries = remote.tag_refs()
+            assert remote.fetches == 1
+            annotated = [e for e in entries if e.peeled and e.peeled != e.sha]
+            assert annotated
+            store = remote.dulwich.object_store
+            assert all(ObjectID(e.sha.encode()) in store for e in entries)
+            blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
+            assert blobs == 0

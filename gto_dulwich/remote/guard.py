@@ -237,29 +237,139 @@ def _instrument_stream(client: Any, clock: Deadline, shown: str) -> None:
     def bounded_connect(*args: Any, **kwargs: Any) -> Any:
         proto, can_read, stderr = connect(*args, **kwargs)
         budget = _Budget(clock, shown)
-        read = budget.reader(proto.read, _socket_of(proto.read))
+        read1 = getattr(getattr(proto.read, "__self__", None), "read1", None)
+        read = budget.reader(read1 if callable(read1) else proto.read, _socket_of(proto.read))
+        write, close, shutdown_write = proto.write, proto.close, proto.shutdown_write
+        # dulwich writes each pkt-line (each of 25,000 wants) as one send: they are held
+        # here and sent together before anything is read, and before the connection is
+        # half-closed or closed.
+        pending: list[bytes] = []
+        held = 0
+
+        def send() -> None:
+            nonlocal held
+            if pending:
+                data = b"".join(pending)
+                pending.clear()
+                held = 0
+                write(data)
 
         def closing_read(*read_args: Any) -> bytes:
             # dulwich leaves the connection open when a read fails: close it here.
             try:
+                send()
                 return read(*read_args)
             except BaseException:
                 with contextlib.suppress(Exception):
                     proto.close()
                 raise
 
-        proto.read = closing_read
-        write = proto.write
-
-        def watched_write(data: bytes) -> Any:
+        def watched_write(data: bytes) -> None:
+            nonlocal held
             if _DONE in data:
                 budget.pack, budget.received = True, 0
-            return write(data)
+            pending.append(data)
+            held += len(data)
+            if held >= _SEND:
+                send()
 
+        def sending_shutdown_write() -> None:
+            send()
+            shutdown_write()
+
+        def sending_close() -> None:
+            try:
+                with contextlib.suppress(Exception):
+                    send()
+            finally:
+                pending.clear()
+                close()
+
+        if callable(read1):
+            refilled = _Refilled(closing_read)
+            proto.read = refilled.read
+            proto.read_pkt_line = _pkt_line_reader(proto, refilled)
+        else:
+            proto.read = closing_read
         proto.write = watched_write
+        proto.shutdown_write = sending_shutdown_write
+        proto.close = sending_close
         return proto, can_read, stderr
 
     setattr(client, "_connect", bounded_connect)  # noqa: B010 - on this instance only
+
+
+#: How much one receive may bring into a :class:`_Refilled` buffer, and how much is
+#: written before it is sent without waiting for a read.
+_RECEIVE = _SEND = 1 << 16
+
+
+class _Refilled:
+    """``read(size)`` served from one buffer that ``receive`` (a bounded ``read1``: what
+    one receive brings) refills.
+
+    dulwich reads a pkt-line as two reads (its length, then its content), and a git
+    server sends a fetched pack as thousands of small side-band lines: checking the
+    deadline, the byte cap and the socket's timeout on each read cost more than the
+    reads.  Here they are checked on each receive, which is where time passes and bytes
+    arrive; a read that the buffer holds never waits.
+    """
+
+    def __init__(self, receive: Callable[[int], bytes]) -> None:
+        self._receive = receive
+        self._buffer = b""
+        self._at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        at = self._at
+        end = at + size
+        if size >= 0 and end <= len(self._buffer):
+            self._at = end
+            return self._buffer[at:end]
+        pieces = [self._buffer[at:]]
+        held = len(pieces[0])
+        self._buffer, self._at = b"", 0
+        while size < 0 or held < size:
+            data = self._receive(_RECEIVE)
+            if not data:
+                break  # the end of the stream: what there is, as a plain read returns
+            pieces.append(data)
+            held += len(data)
+        joined = b"".join(pieces)
+        if size < 0 or held <= size:
+            return joined
+        self._buffer, self._at = joined, size
+        return joined[:size]
+
+
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _pkt_line_reader(proto: Any, refilled: _Refilled) -> Callable[[], bytes | None]:
+    """``proto.read_pkt_line`` taking a pkt-line the buffer holds whole in one step (a
+    listing's 25,000 refs, a pack's thousands of side-band lines); anything else (a line
+    that was unread, one cut by the buffer's end, a bad length) is dulwich's own."""
+    from dulwich.protocol import Protocol
+
+    def read_pkt_line() -> bytes | None:
+        buffer, at = refilled._buffer, refilled._at
+        head = buffer[at : at + 4]
+        if proto._readahead is None and len(head) == 4 and _HEX_DIGITS.issuperset(head):
+            size = int(head, 16)
+            end = at + size
+            if size >= 4 and end <= len(buffer):
+                refilled._at = end
+                if proto.report_activity:
+                    proto.report_activity(size, "read")
+                return buffer[at + 4 : end]
+            if size in (0, 1):  # flush-pkt, delim-pkt
+                refilled._at = at + 4
+                if proto.report_activity:
+                    proto.report_activity(4, "read")
+                return None
+        return Protocol.read_pkt_line(proto)
+
+    return read_pkt_line
 
 
 def _socket_of(read: Any) -> Any:

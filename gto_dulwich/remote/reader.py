@@ -8,7 +8,10 @@ bare store (refs only, as one ``packed-refs`` file), and fetches objects only
 when the registry asks for them:
 
 * tag objects (and their commits, without trees) for the tags being read, in
-  one fetch with ``depth=1`` and the ``tree:0`` filter;
+  one fetch with ``depth=1`` and the ``tree:0`` filter (reading every tag over
+  git:// or ssh, the tagged commits with ``include-tag``: see
+  :mod:`~gto_dulwich.remote.fetching`), indexed while the pack arrives and
+  parsed from the contents indexing inflated (:meth:`RemoteRepo._raw`);
 * a commit's trees (``blob:none``) and then single blobs, when a file is read
   at that commit.
 
@@ -25,6 +28,7 @@ the temporary store and pushes that one ref (see :mod:`gto_dulwich.remote.push`)
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -37,8 +41,10 @@ from dulwich.repo import Repo
 
 from gto_dulwich.errors import GTOError, RemoteError
 from gto_dulwich.facts import CommitInfo, RefEntry
+from gto_dulwich.remote import fetching
 from gto_dulwich.remote.connection import Connection, connect
-from gto_dulwich.remote.packindex import add_pack, add_pack_file
+from gto_dulwich.remote.fetching import speaks_v2
+from gto_dulwich.remote.packindex import Kept, PackReceiver, add_pack, add_pack_file
 from gto_dulwich.repo import GitRepo
 
 if TYPE_CHECKING:
@@ -56,6 +62,8 @@ class RemoteRepo(GitRepo):
     """A remote repository seen through a temporary, lazily filled bare store."""
 
     is_remote = True
+    #: Tags are read from the contents the fetch indexed (:meth:`_raw`), not from the pack.
+    scan_packs = False
 
     def __init__(self, repo: Repo, connection: Connection, root: Path, url: str) -> None:
         super().__init__(repo)
@@ -69,7 +77,11 @@ class RemoteRepo(GitRepo):
         # Every object this store holds arrived through ``_fetch``: tracking their ids
         # answers "do we have it?" without dulwich's per-object pack and loose-file scan.
         self._present: set[bytes] = set()
+        # The commits and tags the fetches brought, as indexing inflated and hashed them.
+        self._objects: Kept = {}
         self._settings: Path | None = None
+        # Fetches go through :mod:`.fetching` until the server turns out not to speak v2.
+        self._v2 = speaks_v2(connection)
 
     @classmethod
     def open_url(cls, url: str, *, environ: Mapping[str, str] | None = None) -> RemoteRepo:
@@ -139,6 +151,17 @@ class RemoteRepo(GitRepo):
 
     def tag_refs(self, prefixes: Sequence[str] | None = None) -> list[RefEntry]:
         entries = super().tag_refs(prefixes)
+        if prefixes is None and self._v2:
+            # Every tag: want the commits the registry's tags point at, and the server
+            # adds the annotated tags on them (include-tag), instead of 25,000 wants.
+            # Only for names that can be the registry's (``@`` or ``#``): another tag
+            # may point at a big blob, and a wanted blob is sent whole; those tags are
+            # wanted as themselves.
+            # Commits already here are wanted again: the server adds only the tags on
+            # the objects it sends.
+            wants = [_tag_want(entry) for entry in entries]
+            self._fetch(wants, filter_spec=b"tree:0", include_tags=True, force=True)
+        # Each tag object not here yet (all of them, without include-tag), by id.
         self._fetch([entry.sha.encode("ascii") for entry in entries], filter_spec=b"tree:0")
         return entries
 
@@ -183,6 +206,13 @@ class RemoteRepo(GitRepo):
         if missing:
             self._fetch(missing, depth=None)
 
+    def _raw(self, sha: bytes, location: tuple[int, int] | None) -> tuple[int, bytes]:
+        """A tag (or commit) as the fetch that brought it was indexed: found again in
+        the pack it would be inflated a second time.  Its id was computed from these
+        bytes, so they are the object whichever id the server sent it for."""
+        found = self._objects.get(sha)
+        return found if found is not None else super()._raw(sha, location)
+
     def _peel_commit(self, sha: bytes) -> Commit:
         self._fetch([sha], filter_spec=b"tree:0")
         return super()._peel_commit(sha)
@@ -208,6 +238,7 @@ class RemoteRepo(GitRepo):
         depth: int | None = 1,
         filter_spec: bytes | None = None,
         force: bool = False,
+        include_tags: bool = False,
     ) -> None:
         """Fetch ``wants`` (and what they reach, cut by ``depth`` and ``filter_spec``)."""
         store = self.dulwich.object_store
@@ -221,39 +252,73 @@ class RemoteRepo(GitRepo):
 
         # On disk past a few megabytes: a pack may be as large as GTO_DULWICH_MAX_PACK_BYTES.
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, dir=str(self._root)) as pack:
+            # Up to that size, indexed in memory while it arrives (the server is slower).
+            receiver = PackReceiver(pack, _SPOOL_BYTES)
 
-            def fetch() -> FetchPackResult:
-                return connection.client.fetch_pack(
+            def fetch() -> tuple[set[bytes] | None, set[bytes] | None]:
+                if self._v2:
+                    done = fetching.fetch(
+                        connection,
+                        missing,
+                        receiver.write,
+                        depth=depth,
+                        filter_spec=filter_spec,
+                        include_tags=include_tags,
+                    )
+                    if done is not None:
+                        return done
+                    self._v2 = False
+                result: FetchPackResult = connection.client.fetch_pack(
                     connection.path,
                     determine_wants,  # type: ignore[arg-type]
                     self.dulwich.get_graph_walker(heads=[]),
-                    pack.write,
+                    receiver.write,  # type: ignore[arg-type]
                     depth=depth,
                     # Wants are ids, not refs: a protocol-v2 server need not list
                     # every tag again for each fetch (a second each at 25,000 tags).
                     ref_prefix=[b"HEAD"],
                     filter_spec=filter_spec,
                 )
+                return (
+                    {bytes(sha) for sha in result.new_shallow or ()},
+                    {bytes(sha) for sha in result.new_unshallow or ()},
+                )
 
-            result = call(connection, fetch)
+            new_shallow, new_unshallow = call(connection, fetch)
             self.fetches += 1
-            size = pack.tell()
+            size = receiver.size
             self.bytes_received += size
             if size:
-                pack.seek(0)
-                # Past the spool's size the pack is a file: mapped and read in pieces there.
-                if size <= _SPOOL_BYTES:
-                    ids = add_pack(store.pack_dir, pack.read())
-                else:
-                    ids = add_pack_file(store.pack_dir, pack)
+                data = receiver.data
+                ids = receiver.add_to(store.pack_dir)
+                kept: Kept = receiver.kept
+                if ids is None:
+                    kept = {}
+                    if data is not None:
+                        ids = add_pack(store.pack_dir, bytes(data), kept)
+                    else:  # a file past the spool's size: mapped and read in pieces there
+                        ids = add_pack_file(store.pack_dir, pack, kept)
                 if ids is not None:
                     self._present.update(ids)
+                    self._objects.update(kept)
                 else:
+                    read = io.BytesIO(data).read if data is not None else pack.read
                     pack.seek(0)
                     # Still the server's bytes: a broken pack is its failure, one line.
-                    added = call(connection, lambda: store.add_thin_pack(pack.read, None))
+                    added = call(connection, lambda: store.add_thin_pack(read, None))
                     self._present.update(bytes(sha) for sha in added.index)
-        self.dulwich.update_shallow(result.new_shallow, result.new_unshallow)
+        self.dulwich.update_shallow(
+            {ObjectID(sha) for sha in new_shallow or ()},
+            {ObjectID(sha) for sha in new_unshallow or ()},
+        )
+
+
+def _tag_want(entry: RefEntry) -> bytes:
+    """What to want for one tag ref with include-tag: the commit a registry tag points at
+    (the server adds the tag), any other tag itself."""
+    if entry.peeled and ("@" in entry.name or "#" in entry.name):
+        return entry.peeled.encode("ascii")
+    return entry.sha.encode("ascii")
 
 
 def connect_url(url: str, environ: Mapping[str, str] | None) -> Connection:
@@ -289,15 +354,22 @@ def call(connection: Connection, action: Callable[[], T]) -> T:
 
 def _write_refs(store: Path, refs: Mapping[Any, Any], symrefs: Mapping[Any, Any]) -> None:
     """The remote's refs as this store's ``packed-refs`` and ``HEAD`` (objects come later)."""
-    peeled = {name[:-3]: sha for name, sha in refs.items() if name.endswith(b"^{}") and sha}
+    peeled: dict[bytes, bytes] = {}
+    names: list[bytes] = []
+    for name, sha in refs.items():  # 25,000 tags and as many peeled lines: one pass
+        if name.endswith(b"^{}"):
+            if sha:
+                peeled[bytes(name[:-3])] = bytes(sha)
+        elif sha and name.startswith(b"refs/"):
+            names.append(bytes(name))
+    names.sort()
     lines = [b"# pack-refs with: peeled sorted \n"]
-    for name in sorted(refs):
-        sha = refs[name]
-        if not name.startswith(b"refs/") or name.endswith(b"^{}") or not sha:
-            continue
-        lines.append(bytes(sha) + b" " + bytes(name) + b"\n")
-        if name in peeled:
-            lines.append(b"^" + bytes(peeled[name]) + b"\n")
+    for name in names:
+        target = peeled.get(name)
+        sha = bytes(refs[name])
+        lines.append(
+            b"%s %s\n" % (sha, name) if target is None else b"%s %s\n^%s\n" % (sha, name, target)
+        )
     (store / "packed-refs").write_bytes(b"".join(lines))
     target = symrefs.get(b"HEAD")
     head = refs.get(b"HEAD")
