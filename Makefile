@@ -43,7 +43,7 @@ report: demo
 	$(BIN)/gto report -r $(DEMO) -o build/report --json --title "Demo registry"
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --gto-from bench/RESULTS.md
 	$(BIN)/python bench/remote.py
 	$(BIN)/python bench/get.py
 	$(BIN)/python bench/yaml_parse.py
