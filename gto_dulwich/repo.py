@@ -245,6 +245,7 @@ class GitRepo:
         # (name, email, zone) as a tag object's header has them -> decoded and parsed
         self._taggers: dict[tuple[bytes, bytes, bytes], tuple[str, str, int]] = {}
         self._head: str | object | None = _UNREAD
+        self._entries: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -715,7 +716,19 @@ class GitRepo:
         )
 
     def _tree_entry(self, commit: str, path: str) -> tuple[int, bytes] | None:
-        """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent."""
+        """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent.  A found
+        entry is remembered (a file is sized before it is read: two walks of the same trees
+        otherwise); it cannot change, as a commit's id names its trees.  None is not: an
+        object on the way may be missing yet (a remote read fetches trees later)."""
+        key = (commit, path)
+        found = self._entries.get(key)
+        if found is None:
+            found = self._walk_tree(commit, path)
+            if found is not None and len(self._entries) < 4096:
+                self._entries[key] = found
+        return found
+
+    def _walk_tree(self, commit: str, path: str) -> tuple[int, bytes] | None:
         store = self.dulwich.object_store
         try:
             obj = store[ObjectID(commit.encode("ascii"))]
