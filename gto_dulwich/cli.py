@@ -528,7 +528,7 @@ def check_ref(
     """
 
     from gto_dulwich import api, ci, render, settings
-    from gto_dulwich.remote.connection import is_url
+    from gto_dulwich.remote import is_url
 
     _only_one(
         {
@@ -892,7 +892,7 @@ def _printer(push: bool, repo: str) -> Reporter:
     """
     import shlex
 
-    from gto_dulwich.remote.connection import is_url
+    from gto_dulwich.remote import is_url
 
     push = push or is_url(repo)
 

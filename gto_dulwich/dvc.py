@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gto_dulwich.annotations import Annotation
 from gto_dulwich.cache import _Store
@@ -151,8 +151,7 @@ def object_url(remote_url: str, md5: str, dvc3: bool) -> str:
 # -- .dvcignore ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
+class _Rule(NamedTuple):  # private records are named tuples: cheap to define at start-up
     base: str  # directory of the .dvcignore, "" or "a/b/"
     regex: re.Pattern[str]
     negate: bool
@@ -408,8 +407,7 @@ class _Cache(_Store):
     version = 4
 
 
-@dataclass(frozen=True, slots=True)
-class _Walk:
+class _Walk(NamedTuple):
     files: tuple[tuple[str, str], ...]  # (repo-relative dvc.yaml, blob id)
     nested: tuple[tuple[str, str], ...]  # (project directory, tree id)
 

@@ -24,7 +24,7 @@ from gto_dulwich.facts import RefEntry
 from gto_dulwich.grammar import TagName, artifact_prefixes, encode_name
 from gto_dulwich.queries import used_stages
 from gto_dulwich.reducer import Artifact, CommitSnapshot, RegistryState, reduce
-from gto_dulwich.remote.connection import is_url
+from gto_dulwich.remote import is_url
 from gto_dulwich.repo import GitRepo
 from gto_dulwich.yamlsafe import max_bytes, too_large
 

@@ -25,7 +25,8 @@ from gto_dulwich.errors import GTOError
 from gto_dulwich.events import Event, EventKind
 from gto_dulwich.queries import Sort, versions_in_stages
 from gto_dulwich.reducer import Artifact, RegistryState, semver_desc
-from gto_dulwich.remote.connection import is_url, redact_url
+from gto_dulwich.remote import is_url
+from gto_dulwich.remote.connection import redact_url
 
 if TYPE_CHECKING:
     from gto_dulwich.api import Registry

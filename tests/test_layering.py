@@ -98,3 +98,14 @@ def test_the_cli_loads_only_what_a_registry_read_needs() -> None:
     }
     assert loaded & later == set()
     assert not any(name.split(".")[0] in {"dulwich", "rich", "ruamel"} for name in loaded)
+
+
+def test_the_read_pipeline_loads_no_network_code() -> None:
+    # A local read asks only whether its --repo is a URL (gto_dulwich.remote.is_url).
+    probe = _PROBE.format(module="registry", edges=("gto_dulwich",))
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert "gto_dulwich.remote" in loaded
+    assert not {name for name in loaded if name.startswith("gto_dulwich.remote.")}

@@ -21,7 +21,7 @@ import pytest
 from dulwich.objects import ObjectID
 
 from gto_dulwich.builder import build_repo, load_spec
-from gto_dulwich.remote.connection import is_url
+from gto_dulwich.remote import is_url
 from gto_dulwich.remote.reader import RemoteRepo
 from tests.helpers import FIXTURES, Result, build_fixture, run_cli, run_process
 from tests.servers import HttpRemote, closed_port, ref_dict, serve_http

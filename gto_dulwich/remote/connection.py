@@ -19,7 +19,6 @@ is not needed by the commands that only read a local repository.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import struct
 import zlib
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from gto_dulwich.errors import RemoteError
+from gto_dulwich.remote import SCHEME, SCP_LIKE, WINDOWS_DRIVE
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -47,24 +47,8 @@ CI_TOKEN_ENV = "GTO_DULWICH_CI_TOKEN"
 #: Usernames the CI systems' own tokens go with, in the order they are tried.
 CI_TOKENS = (("GITHUB_TOKEN", "x-access-token"), ("CI_JOB_TOKEN", "gitlab-ci-token"))
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:")
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-
-def is_url(location: str) -> bool:
-    """Whether ``location`` names a remote repository rather than a local path.
-
-    ``scheme://...`` always does; ``[user@]host:path`` does when no local path
-    of that name exists (git's rule: a colon before the first slash).
-    """
-    if _SCHEME.match(location):
-        return True
-    if _WINDOWS_DRIVE.match(location) or os.path.exists(location):
-        return False
-    return bool(_SCP_LIKE.match(location))
 
 
 def redact_url(url: str) -> str:
@@ -74,9 +58,9 @@ def redact_url(url: str) -> str:
 
 def is_local(shown: str) -> bool:
     """A ``file://`` URL or a plain path (not ``host:path``)."""
-    if shown.startswith("file:") or _WINDOWS_DRIVE.match(shown):
+    if shown.startswith("file:") or WINDOWS_DRIVE.match(shown):
         return True
-    return "://" not in shown and not _SCP_LIKE.match(shown)
+    return "://" not in shown and not SCP_LIKE.match(shown)
 
 
 # -- credentials ---------------------------------------------------------------
@@ -247,7 +231,7 @@ SCHEMES = frozenset({"http", "https", "git", "ssh", "git+ssh", "ssh+git", "file"
 def check_url(url: str) -> None:
     """Refuse a ``scheme://`` URL dulwich would misread (bad port, unknown scheme, no host)
     in one line: it falls back to ssh for those, running ``ssh`` with the scheme as host."""
-    if not _SCHEME.match(url):
+    if not SCHEME.match(url):
         return
     shown = redact_url(url)
     try:
