@@ -36,10 +36,10 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from gto_dulwich import __version__
 from gto_dulwich.annotations import parse_index
@@ -70,10 +70,14 @@ MAX_VIEWS = 8
 UNREADABLE = "unreadable tag:"
 
 View = tuple[list[str], list[RegistryRow]]
+_NO_VIEWS: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class ViewOptions:
+# The records of this module are named tuples: as immutable as frozen dataclasses, and
+# cheaper to define (every warm read imports this module first).
+
+
+class ViewOptions(NamedTuple):
     """The ``show`` options that change its rows (``--deprecated`` only filters them)."""
 
     registered_only: bool = False
@@ -101,8 +105,7 @@ class ViewOptions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """What the state file keeps for one fingerprint (``key``): a full read's diagnostics
     and used stages (None until a full read stored them), and a view per option set
     (oldest first, at most :data:`MAX_VIEWS`)."""
@@ -110,9 +113,7 @@ class Entry:
     key: str
     diagnostics: tuple[Diagnostic, ...] | None = None
     used_stages: tuple[str, ...] | None = None
-    views: Mapping[str, tuple[tuple[str, ...], tuple[RegistryRow, ...]]] = field(
-        default_factory=dict
-    )
+    views: Mapping[str, tuple[tuple[str, ...], tuple[RegistryRow, ...]]] = _NO_VIEWS
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Entry | None:
@@ -226,7 +227,7 @@ class StateCache:
             return
         if not self._storable(diagnostics) or self.key is None:
             return
-        self._write(replace(self.entry or Entry(self.key), diagnostics=tuple(diagnostics)))
+        self._write((self.entry or Entry(self.key))._replace(diagnostics=tuple(diagnostics)))
 
     def history(self) -> list[Event] | None:
         """Every tag event of the fingerprinted refs, oldest first, if a full read stored them."""
@@ -272,15 +273,14 @@ class StateCache:
         stages, rows = view
         entry = self.entry or Entry(self.key)
         if diagnostics is not None:
-            entry = replace(entry, diagnostics=tuple(diagnostics))
+            entry = entry._replace(diagnostics=tuple(diagnostics))
         if self.config.stages is None:
-            entry = replace(entry, used_stages=tuple(stages))
+            entry = entry._replace(used_stages=tuple(stages))
         views = [(k, v) for k, v in entry.views.items() if k != options.key]
         stored = tuple(
             RegistryRow(r.name, r.latest, r.stages, r.registered, r.active) for r in rows
         )
-        entry = replace(
-            entry,
+        entry = entry._replace(
             views={
                 **dict(views[-(MAX_VIEWS - 1) :]),  # the most recent option sets
                 options.key: (tuple(stages), stored),
@@ -306,8 +306,7 @@ class StateCache:
 SummaryRow = tuple[str | None, dict[str, list[str]], bool, bool]
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):
     """One group of refs, summarised.  ``clean`` False: the group cannot be summarised
     (read the registry whole); ``artifact`` None: its refs make no artifact.  Otherwise
     ``first`` holds, per reducer pass, the (time, tag) of the artifact's first event of
@@ -317,7 +316,7 @@ class Summary:
     artifact: str | None = None
     first: tuple[tuple[int, str] | None, ...] = ()
     used: tuple[str, ...] = ()
-    views: Mapping[str, SummaryRow] = field(default_factory=dict)
+    views: Mapping[str, SummaryRow] = _NO_VIEWS
 
     @classmethod
     def from_dict(cls, raw: Any) -> Summary | None:
