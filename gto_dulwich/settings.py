@@ -32,9 +32,8 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from gto_dulwich.errors import BadLocation, BadSetting
 
@@ -93,6 +92,11 @@ _CI_PREFIXES = ("GITHUB_", "GITLAB_", "CI_")
 _GIT_NAMES = ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE", "EMAIL")
 
 _NOTHING: Mapping[str, str] = MappingProxyType({})
+# Left out of a record's repr: the secrets, and the snapshots of other tools' variables.
+_HIDDEN = frozenset(
+    {"token", "password", "storage_password"}
+    | {"ci_environ", "git_environ", "config_environ", "aws_environ"}
+)
 
 
 def _config_key(name: str) -> bool:
@@ -100,14 +104,13 @@ def _config_key(name: str) -> bool:
     return upper.startswith("GTO_") and not upper.startswith("GTO_DULWICH_")
 
 
-def _nothing() -> Mapping[str, str]:
-    return _NOTHING
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Every setting of one command.  A ``*_text`` field is the variable as given (stripped);
-    the property of the same name without ``_text`` checks and converts it when read."""
+    the property of the same name without ``_text`` checks and converts it when read.
+
+    A named tuple (as immutable as a frozen dataclass, and cheaper to define: every command
+    imports this module); its ``repr`` leaves out the secrets and the snapshots.
+    """
 
     emojis: bool = True
     no_cache: bool = False
@@ -116,21 +119,27 @@ class Settings:
     max_listing_bytes_text: str = ""
     max_pack_bytes_text: str = ""
     yaml_max_bytes_text: str = ""
-    token: str = field(default="", repr=False)
+    token: str = ""
     username: str = ""
-    password: str = field(default="", repr=False)
+    password: str = ""
     ci_token: bool = False
     storage_username: str = ""
-    storage_password: str = field(default="", repr=False)
+    storage_password: str = ""
     #: ``GITHUB_*``, ``GITLAB_*`` and ``CI_*``: the CI job's ref, output files and token.
-    ci_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    ci_environ: Mapping[str, str] = _NOTHING
     #: ``GIT_COMMITTER_NAME``/``_EMAIL``/``_DATE`` and ``EMAIL``: who writes a tag, and when.
-    git_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    git_environ: Mapping[str, str] = _NOTHING
     #: ``GTO_*`` but ``GTO_DULWICH_*`` (any case): GTO's ``.gto`` keys, which
     #: :mod:`gto_dulwich.config` parses.
-    config_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    config_environ: Mapping[str, str] = _NOTHING
     #: ``AWS_*``: what boto3 reads for S3.
-    aws_environ: Mapping[str, str] = field(default_factory=_nothing, repr=False)
+    aws_environ: Mapping[str, str] = _NOTHING
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name not in _HIDDEN
+        )
+        return f"Settings({shown})"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, no_cache: bool = False) -> Settings:

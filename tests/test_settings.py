@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import threading
@@ -32,7 +31,7 @@ def test_every_variable_the_package_names_is_in_the_one_table() -> None:
 
 
 def test_every_variable_of_the_table_is_a_field_of_the_record() -> None:
-    fields = {f.name for f in dataclasses.fields(Settings)}
+    fields = set(Settings._fields)
     # Click reads GTO_DULWICH_FETCH_TAGS itself, as the variable of --fetch-tags.
     assert set(settings.FIELDS) == set(settings.VARIABLES) - {"GTO_DULWICH_FETCH_TAGS"}
     assert set(settings.FIELDS.values()) <= fields
@@ -111,7 +110,7 @@ def test_the_snapshots_are_read_only_and_do_not_follow_the_environment() -> None
     assert record.ci_environ["GITHUB_REF"] == "refs/tags/a@v1.0.0"
     with pytest.raises(TypeError):
         record.ci_environ["GITHUB_REF"] = "x"  # type: ignore[index]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         record.no_cache = True  # type: ignore[misc]
 
 
