@@ -28,7 +28,7 @@ from dulwich.errors import (
     NotGitRepository,
     ObjectFormatException,
 )
-from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from dulwich.repo import Repo
 
 from gto_dulwich.errors import (
@@ -111,6 +111,9 @@ _TAG_HEADER = re.compile(
     rb"object ([0-9a-f]{40})\ntype ([a-z]+)\ntag ([^\n]*)\n"
     rb"tagger ([^<\n]*)<([^\n]*)> ([0-9]+) ([+-][0-9]{2}[0-5][0-9])\n(?:\n|\Z)"
 )
+# Parsed commits and trees a GitRepo keeps (see GitRepo._object), and the largest tree kept.
+_REMEMBERED_OBJECTS = 1024
+_REMEMBERED_TREE_ENTRIES = 1000
 # GitRepo.head() before it is first read.
 _UNREAD = object()
 # Objects that read_tags found in no pack (or needs no object for): dulwich reads them.
@@ -246,6 +249,7 @@ class GitRepo:
         self._taggers: dict[tuple[bytes, bytes, bytes], tuple[str, str, int]] = {}
         self._head: str | object | None = _UNREAD
         self._entries: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self._parsed: dict[bytes, ShaFile] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -697,7 +701,7 @@ class GitRepo:
     def commit_info(self, sha: str) -> CommitInfo | None:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
         try:
-            obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
+            obj = self._object(sha.encode("ascii"))
         except (KeyError, ValueError, *_UNREADABLE):
             return None
         if not isinstance(obj, Commit):
@@ -715,6 +719,22 @@ class GitRepo:
             message=_text(obj.message),
         )
 
+    def _object(self, sha: bytes) -> ShaFile:
+        """The object ``sha`` as dulwich parses it; a commit or a small tree is remembered
+        (a read asks for a commit's tree several times: the file's size, then its bytes,
+        then the ``dvc.yaml`` walk), as an id names one content forever.  Raises what the
+        object store raises (a missing object is not remembered: a remote read fetches it
+        later)."""
+        found = self._parsed.get(sha)
+        if found is None:
+            found = self.dulwich.object_store[ObjectID(sha)]
+            small = isinstance(found, Commit) or (
+                isinstance(found, Tree) and len(found) <= _REMEMBERED_TREE_ENTRIES
+            )
+            if small and len(self._parsed) < _REMEMBERED_OBJECTS:
+                self._parsed[sha] = found
+        return found
+
     def _tree_entry(self, commit: str, path: str) -> tuple[int, bytes] | None:
         """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent.  A found
         entry is remembered (a file is sized before it is read: two walks of the same trees
@@ -729,16 +749,15 @@ class GitRepo:
         return found
 
     def _walk_tree(self, commit: str, path: str) -> tuple[int, bytes] | None:
-        store = self.dulwich.object_store
         try:
-            obj = store[ObjectID(commit.encode("ascii"))]
+            obj = self._object(commit.encode("ascii"))
             if not isinstance(obj, Commit):
                 return None
             mode, sha = 0o040000, obj.tree
             for part in path.strip("/").split("/"):
                 if not mode & 0o040000:  # a file where the path wants a directory
                     return None
-                mode, sha = store[sha][part.encode("utf-8", "surrogateescape")]  # type: ignore[index]
+                mode, sha = self._object(sha)[part.encode("utf-8", "surrogateescape")]  # type: ignore[index]
         except (KeyError, TypeError, AttributeError, *_UNREADABLE):
             return None
         return mode, sha
@@ -782,7 +801,7 @@ class GitRepo:
     def commit_tree(self, commit: str) -> str | None:
         """The root tree id of ``commit``, or None when the commit cannot be read."""
         try:
-            obj = self.dulwich.object_store[ObjectID(commit.encode("ascii"))]
+            obj = self._object(commit.encode("ascii"))
         except (KeyError, ValueError, *_UNREADABLE):
             return None
         return obj.tree.decode("ascii") if isinstance(obj, Commit) else None
@@ -790,7 +809,7 @@ class GitRepo:
     def tree_entries(self, tree: str) -> list[tuple[str, int, str]] | None:
         """``(name, mode, sha)`` of each entry of a tree object, or None when unreadable."""
         try:
-            obj = self.dulwich.object_store[ObjectID(tree.encode("ascii"))]
+            obj = self._object(tree.encode("ascii"))
         except (KeyError, ValueError, *_UNREADABLE):
             return None
         if not isinstance(obj, Tree):
