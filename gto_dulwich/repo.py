@@ -250,6 +250,8 @@ class GitRepo:
         self._head: str | object | None = _UNREAD
         self._entries: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._parsed: dict[bytes, ShaFile] = {}
+        # packed-refs as a one-artifact listing read it, until release_packed_refs().
+        self._packed_data: bytes | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = ".") -> GitRepo:
@@ -330,6 +332,7 @@ class GitRepo:
         """``packed-refs`` as :meth:`packed_refs` gives it, for the ``wanted`` refs only."""
         data = self._packed_refs_bytes() or b""
         refs, fully_peeled, self.packed_refs_bad_lines = scan_packed_refs(data, wanted)
+        self._packed_data = data  # HEAD's branch is looked up in it next (see head())
         return refs, fully_peeled
 
     def state_files(self) -> Iterator[tuple[str, bytes | None]]:
@@ -452,6 +455,7 @@ class GitRepo:
         cache = self.cache
         # One int per entry (pack number and offset), not a tuple: 100,000 tags.
         places: list[int] = []
+        scanner.expect(len(entries))
         for entry, _other in entries:
             found = None
             if entry.peeled != entry.sha and not (cache is not None and cache.has(entry.sha)):
@@ -674,6 +678,7 @@ class GitRepo:
         """Drop the parsed ``packed-refs`` (32 MB at 100,000 tags) once the tags are listed;
         a later lookup of one ref searches the file instead."""
         self._packed = None
+        self._packed_data = None
 
     def _packed_value(self, ref: bytes) -> bytes | None:
         """What ``packed-refs`` says ``ref`` points to: the parsed file's answer, or the same
@@ -681,7 +686,7 @@ class GitRepo:
         if self._packed is not None:
             entry = self._packed[0].get(ref)
             return entry[0] if entry else None
-        data = self._packed_refs_bytes()
+        data = self._packed_data if self._packed_data is not None else self._packed_refs_bytes()
         if data is None:
             return None
         if data and not data.endswith(b"\n"):
