@@ -526,7 +526,6 @@ def parse_tag(name: str) -> dict[str, object]:
     return _parse_tag(name).to_dict()
 
 
-@settings.pinned
 def is_gto_repo(repo: str | os.PathLike[str]) -> bool:
     path = Path(repo)
     return (path / ".gto").exists() or (path / "artifacts.yaml").exists()

@@ -107,8 +107,9 @@ def json_list_chunks(items: Iterable[dict[str, Any]], batch: int = 512) -> Itera
     """
     pending: list[str] = []
     first = True
+    starts: dict[str, str] = {}  # rows repeat their keys: each key's line start made once
     for item in items:
-        pending.append(_json_item(item))
+        pending.append(_json_item(item, starts))
         if len(pending) >= batch:
             yield ("[\n" if first else ",\n") + ",\n".join(pending)
             first = False
@@ -119,17 +120,16 @@ def json_list_chunks(items: Iterable[dict[str, Any]], batch: int = 512) -> Itera
     yield "[]" if first else "\n]"
 
 
-def _json_item(item: dict[str, Any]) -> str:
-    """One dict as ``json.dumps`` with ``indent=4`` writes it as an element of a list."""
+def _json_item(item: dict[str, Any], starts: dict[str, str]) -> str:
+    """One dict as ``json.dumps`` with ``indent=4`` writes it as an element of a list;
+    ``starts`` keeps each key's ``"key": `` line start, indented."""
     fields = []
     for key, value in item.items():
-        start = _FIELD_STARTS.get(key)
+        start = starts.get(key)
         if start is None:
             if type(key) is not str:
                 return "    " + to_json(item).replace("\n", "\n    ")
-            start = f"        {_encode_string(key)}: "
-            if len(_FIELD_STARTS) < 1024:
-                _FIELD_STARTS[key] = start
+            start = starts[key] = f"        {_encode_string(key)}: "
         kind = type(value)
         if kind is str:
             fields.append(start + _encode_string(value))
@@ -144,10 +144,6 @@ def _json_item(item: dict[str, Any]) -> str:
     if not fields:
         return "    {}"
     return "    {\n" + ",\n".join(fields) + "\n    }"
-
-
-# A row's keys repeat in every row: each written out once (key -> its indented "key": ).
-_FIELD_STARTS: dict[Any, str] = {}
 
 
 def _is_number(text: str) -> bool:

@@ -248,7 +248,6 @@ class GitRepo:
         # (name, email, zone) as a tag object's header has them -> decoded and parsed
         self._taggers: dict[tuple[bytes, bytes, bytes], tuple[str, str, int]] = {}
         self._head: str | object | None = _UNREAD
-        self._entries: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._parsed: dict[bytes, ShaFile] = {}
         # packed-refs as a one-artifact listing read it, until release_packed_refs().
         self._packed_data: bytes | None = None
@@ -461,23 +460,12 @@ class GitRepo:
             if entry.peeled != entry.sha and not (cache is not None and cache.has(entry.sha)):
                 found = scanner.locate(entry.sha.encode("ascii"))
             places.append(-1 if found is None else (found[0] << 48) | found[1])
-        read, parse = scanner.read, self._parse_tag
         for index in sorted(range(len(entries)), key=places.__getitem__):
             entry, other = entries[index]
             if release:
                 entries[index] = done
             place = places[index]
             location = _UNPACKED if place < 0 else (place >> 48, place & _OFFSET_MASK)
-            if place >= 0 and cache is None:  # the usual object, read and parsed in one step
-                packed = read(*location)
-                if packed is not None and packed[0] == Tag.type_num:
-                    try:
-                        fact = parse(entry, packed[1])
-                    except ValueError:
-                        pass  # read_tag says why, below
-                    else:
-                        yield fact, other
-                        continue
             yield self.read_tag(entry, location), other
 
     def read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
@@ -741,19 +729,9 @@ class GitRepo:
         return found
 
     def _tree_entry(self, commit: str, path: str) -> tuple[int, bytes] | None:
-        """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent.  A found
-        entry is remembered (a file is sized before it is read: two walks of the same trees
-        otherwise); it cannot change, as a commit's id names its trees.  None is not: an
-        object on the way may be missing yet (a remote read fetches trees later)."""
-        key = (commit, path)
-        found = self._entries.get(key)
-        if found is None:
-            found = self._walk_tree(commit, path)
-            if found is not None and len(self._entries) < 4096:
-                self._entries[key] = found
-        return found
-
-    def _walk_tree(self, commit: str, path: str) -> tuple[int, bytes] | None:
+        """``(mode, sha)`` of ``path`` in ``commit``'s tree, or None when absent (a second
+        walk, as when a file is sized and then read, finds the commit and trees parsed
+        already: see :meth:`_object`)."""
         try:
             obj = self._object(commit.encode("ascii"))
             if not isinstance(obj, Commit):

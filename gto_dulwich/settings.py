@@ -196,21 +196,17 @@ class Settings(NamedTuple):
     @property
     def max_listing_bytes(self) -> int:
         """Bytes a remote's ref listing may take (``GTO_DULWICH_MAX_LISTING_BYTES``)."""
-        return _limit("GTO_DULWICH_MAX_LISTING_BYTES", self.max_listing_bytes_text)
+        return _limit("GTO_DULWICH_MAX_LISTING_BYTES", self.max_listing_bytes_text, network=True)
 
     @property
     def max_pack_bytes(self) -> int:
         """Bytes a fetched pack may take (``GTO_DULWICH_MAX_PACK_BYTES``)."""
-        return _limit("GTO_DULWICH_MAX_PACK_BYTES", self.max_pack_bytes_text)
+        return _limit("GTO_DULWICH_MAX_PACK_BYTES", self.max_pack_bytes_text, network=True)
 
     @property
     def yaml_max_bytes(self) -> int:
         """Bytes a YAML or JSON document may take (``GTO_DULWICH_YAML_MAX_BYTES``)."""
-        name, raw = "GTO_DULWICH_YAML_MAX_BYTES", self.yaml_max_bytes_text
-        value = _positive(raw or VARIABLES[name][0])
-        if value is None:
-            raise BadSetting(name, raw, "a positive number of bytes")
-        return value
+        return _limit("GTO_DULWICH_YAML_MAX_BYTES", self.yaml_max_bytes_text)
 
 
 def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> float:
@@ -226,19 +222,17 @@ def _seconds(name: str, raw: str, *, allow_zero: bool = False) -> float:
     return value
 
 
-def _positive(raw: str) -> int | None:
+def _limit(name: str, raw: str, *, network: bool = False) -> int:
+    """A positive number of bytes (the table's default when unset).  The network limits
+    keep the wording their errors always had."""
     try:
-        value = int(raw)
+        value = int(raw or VARIABLES[name][0])
     except ValueError:
-        return None
-    return value if value > 0 else None
-
-
-def _limit(name: str, raw: str) -> int:
-    value = _positive(raw or VARIABLES[name][0])
-    if value is None:
+        value = 0
+    if value <= 0:
+        message = f"{name} must be a positive whole number of bytes, not '{raw}'"
         raise BadSetting(
-            name, raw, "", message=f"{name} must be a positive whole number of bytes, not '{raw}'"
+            name, raw, "a positive number of bytes", message=message if network else ""
         )
     return value
 

@@ -36,20 +36,27 @@ EDGE_LIBRARIES = ("dulwich", "click", "rich", "ruamel", "jinja2", "urllib3")
 
 _PROBE = """
 import json, sys
-import gto_dulwich.{module}
-edges = {edges!r}
-print(json.dumps(sorted(n for n in sys.modules if n.split(".")[0] in edges)))
+{imports}
+print(json.dumps(sorted(sys.modules)))
 """
+
+
+def loaded_modules(*modules: str) -> set[str]:
+    """Every module loaded once ``modules`` are imported in a fresh interpreter."""
+    imports = "\n".join(f"import {module}" for module in modules)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(imports=imports)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out))
 
 
 def loaded_edges(module: str) -> list[str]:
     """The edge-library modules that importing ``gto_dulwich.<module>`` loads."""
-    probe = _PROBE.format(module=module, edges=EDGE_LIBRARIES)
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    loaded: list[str] = json.loads(out)
-    return loaded
+    loaded = loaded_modules(f"gto_dulwich.{module}")
+    return sorted(name for name in loaded if name.split(".")[0] in EDGE_LIBRARIES)
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -74,21 +81,11 @@ def test_the_readme_module_table_lists_every_module_and_only_those() -> None:
     assert listed == modules
 
 
-_CLI_PROBE = """
-import json, sys
-import gto_dulwich.cli
-import gto_dulwich.remote.guard  # every command enters its deadline scope
-print(json.dumps(sorted(sys.modules)))
-"""
-
-
 def test_the_cli_loads_only_what_a_registry_read_needs() -> None:
     # Every command pays for what `import gto_dulwich.cli` loads: the commands that live in
     # their own modules (tag-path, report, get) and the libraries behind them load when run.
-    out = subprocess.run(
-        [sys.executable, "-c", _CLI_PROBE], capture_output=True, text=True, check=True
-    ).stdout
-    loaded = set(json.loads(out))
+    # Every command also enters its deadline scope (gto_dulwich.remote.guard).
+    loaded = loaded_modules("gto_dulwich.cli", "gto_dulwich.remote.guard")
     later = {
         "gto_dulwich.tagged",
         "gto_dulwich.cli_report",
@@ -102,10 +99,6 @@ def test_the_cli_loads_only_what_a_registry_read_needs() -> None:
 
 def test_the_read_pipeline_loads_no_network_code() -> None:
     # A local read asks only whether its --repo is a URL (gto_dulwich.remote.is_url).
-    probe = _PROBE.format(module="registry", edges=("gto_dulwich",))
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    loaded = set(json.loads(out))
+    loaded = loaded_modules("gto_dulwich.registry")
     assert "gto_dulwich.remote" in loaded
     assert not {name for name in loaded if name.startswith("gto_dulwich.remote.")}

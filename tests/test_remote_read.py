@@ -435,24 +435,27 @@ def git_daemon(base: Path) -> Iterator[int]:
         daemon.wait(timeout=10)
 
 
-def test_a_filtering_server_sends_no_files_of_tagged_commits(
-    repos: dict[str, tuple[Path, Path]], tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def served_by_git(git_dir: Path, tmp_path: Path, name: str, *options: str) -> Iterator[str]:
+    """A copy of ``git_dir`` served by ``git daemon`` as ``name``, with each of git's
+    ``options`` (``uploadpack.allowFilter``, ...) set true: its URL."""
     import shutil
     import subprocess
 
+    served = tmp_path / "srv" / name
+    shutil.copytree(git_dir, served)
+    with git_daemon(served.parent) as port:  # skips without git
+        for key in options:
+            subprocess.run(["git", "-C", str(served), "config", key, "true"], check=True)
+        yield f"git://127.0.0.1:{port}/{name}"
+
+
+def test_a_filtering_server_sends_no_files_of_tagged_commits(
+    repos: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
     server, clone = repos["showcase"]
-    served = tmp_path / "srv" / "showcase.git"
-    shutil.copytree(server, served)
-    with git_daemon(served.parent) as port:
-        subprocess.run(
-            ["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True
-        )
-        subprocess.run(
-            ["git", "-C", str(served), "config", "uploadpack.allowAnySHA1InWant", "true"],
-            check=True,
-        )
-        url = f"git://127.0.0.1:{port}/showcase.git"
+    options = ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant")
+    with served_by_git(server, tmp_path, "showcase.git", *options) as url:
         for args in (["show", "--json"], ["show", "rf", "--json"], ["stages"]):
             _compare(args, clone, url, tmp_path)
         with RemoteRepo.open_url(url) as remote:
@@ -472,8 +475,6 @@ def test_a_git_daemon_read_of_thousands_of_tags_equals_the_local_read(tmp_path: 
     """Past the sizes where the client works in pieces: a listing and a want list of many
     64 kB sends and receives, a pack indexed in many steps while it arrives."""
     import importlib.util
-    import shutil
-    import subprocess
 
     spec = importlib.util.spec_from_file_location(
         "bench_generate", Path(__file__).resolve().parents[1] / "bench" / "generate.py"
@@ -488,12 +489,8 @@ def test_a_git_daemon_read_of_thousands_of_tags_equals_the_local_read(tmp_path: 
         del sys.modules[spec.name]
     clone = tmp_path / "registry"
     assert generate.generate(clone, 3000) > 2500
-    served = tmp_path / "srv" / "registry.git"
-    shutil.copytree(clone / ".git", served)
-    with git_daemon(served.parent) as port:  # skips without git
-        for key in ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant"):
-            subprocess.run(["git", "-C", str(served), "config", key, "true"], check=True)
-        url = f"git://127.0.0.1:{port}/registry.git"
+    options = ("uploadpack.allowFilter", "uploadpack.allowAnySHA1InWant")
+    with served_by_git(clone / ".git", tmp_path, "registry.git", *options) as url:
         for args in (["show", "--json"], ["history", "--json"]):
             _compare(args, clone, url, tmp_path)
         with RemoteRepo.open_url(url) as remote:
@@ -506,22 +503,14 @@ def test_a_git_daemon_sends_every_tag_in_one_fetch_with_include_tag(
 ) -> None:
     """Reading every tag wants the commits they point at; the server adds the annotated
     tags on them (include-tag): one fetch, nothing left to want by id."""
-    import shutil
-    import subprocess
-
     server, _clone = repos["showcase"]
-    served = tmp_path / "srv" / "showcase.git"
-    shutil.copytree(server, served)
-    with git_daemon(served.parent) as port:
-        subprocess.run(
-            ["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True
-        )
-        with RemoteRepo.open_url(f"git://127.0.0.1:{port}/showcase.git") as remote:
-            entries = remote.tag_refs()
-            assert remote.fetches == 1
-            annotated = [e for e in entries if e.peeled and e.peeled != e.sha]
-            assert annotated
-            store = remote.dulwich.object_store
-            assert all(ObjectID(e.sha.encode()) in store for e in entries)
-            blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
-            assert blobs == 0
+    served = served_by_git(server, tmp_path, "showcase.git", "uploadpack.allowFilter")
+    with served as url, RemoteRepo.open_url(url) as remote:
+        entries = remote.tag_refs()
+        assert remote.fetches == 1
+        annotated = [e for e in entries if e.peeled and e.peeled != e.sha]
+        assert annotated
+        store = remote.dulwich.object_store
+        assert all(ObjectID(e.sha.encode()) in store for e in entries)
+        blobs = sum(1 for sha in store if store[sha].type_name == b"blob")
+        assert blobs == 0
