@@ -295,7 +295,11 @@ def _delta_size(delta: bytes, at: int) -> tuple[int, int]:
 
 def apply_delta(base: bytes, delta: bytes) -> bytes | None:
     """``base`` with ``delta`` applied, if the delta fits the base and yields what it says."""
-    from dulwich.pack import apply_delta
+    try:
+        # dulwich's compiled delta code, alone: dulwich.pack would import most of dulwich.
+        from dulwich._pack import apply_delta  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # a build of dulwich without its extensions
+        from dulwich.pack import apply_delta
 
     try:
         source_size, at = _delta_size(delta, 0)
@@ -318,6 +322,8 @@ class PackScanner:
         except OSError:
             names = []
         self.packs: list[_Pack] = []
+        #: Every pack of the directory is read here: none is damaged or of another format.
+        self.complete = True
         for name in names:
             if name.startswith("pack-") and name.endswith(".idx"):
                 stem = os.path.join(pack_dir, name[:-4])
@@ -326,6 +332,7 @@ class PackScanner:
                     if pack.usable:
                         self.packs.append(pack)
                     else:
+                        self.complete = False
                         pack.close()
         # Newest pack first, as git and dulwich search them.
         self.packs.sort(key=lambda p: _mtime(p.pack_path), reverse=True)
