@@ -167,7 +167,7 @@ def open_git(
         if repo.is_remote and not remote:
             raise GTOError(LOCAL_ONLY)
         # A remote's store cannot be shared: the caller keeps it and must not close it.
-        return repo if repo.is_remote else GitRepo(repo.dulwich, owned=False)
+        return repo if repo.is_remote else repo.borrowed()
     if isinstance(repo, str) and is_url(repo):
         from gto_dulwich.settings import check_host
 

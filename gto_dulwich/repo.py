@@ -14,23 +14,17 @@ bytes, which also lets a broken tag become a diagnostic instead of a crash.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import struct
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from dulwich.errors import (
-    ApplyDeltaError,
-    ChecksumMismatch,
-    NotGitRepository,
-    ObjectFormatException,
-)
-from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
-from dulwich.repo import Repo
-
+from gto_dulwich import gitdir
 from gto_dulwich.errors import (
     CannotWrite,
     GTOError,
@@ -46,6 +40,8 @@ from gto_dulwich.safefile import read_regular
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
+    from dulwich.objects import Commit, Tag
+    from dulwich.repo import Repo
 
     from gto_dulwich.cache import IndexCache, TagCache
     from gto_dulwich.packscan import PackScanner
@@ -60,11 +56,8 @@ _SIGNATURE = re.compile(
 )
 
 # What reading one damaged object raises: dulwich parses a loose object as it reads it,
-# and reports a damaged pack with assertions, delta and struct errors.
-_UNREADABLE = (
-    ObjectFormatException,
-    ChecksumMismatch,
-    ApplyDeltaError,
+# and reports a damaged pack with assertions, delta and struct errors (see _unreadable).
+_READ_ERRORS: tuple[type[Exception], ...] = (
     zlib.error,
     OSError,
     AssertionError,
@@ -73,6 +66,17 @@ _UNREADABLE = (
     OverflowError,
     struct.error,
 )
+
+
+def _unreadable(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """What reading one damaged object raises, and ``more``: dulwich's own errors are
+    included once dulwich is in use (an ``except`` clause builds its tuple only when an
+    exception reaches it, and dulwich cannot have raised before it was imported)."""
+    if "dulwich.errors" not in sys.modules:
+        return (*more, *_READ_ERRORS)
+    from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
+
+    return (*more, ObjectFormatException, ChecksumMismatch, ApplyDeltaError, *_READ_ERRORS)
 
 
 def _text(raw: bytes) -> str:
@@ -226,8 +230,9 @@ def _loose_tag_refs(common: Path) -> list[tuple[str, bytes]]:
 class GitRepo:
     """An open repository with the few reads the registry needs.
 
-    Use as a context manager; it owns the dulwich ``Repo`` unless one was
-    passed in.
+    Use as a context manager.  It is made from a dulwich ``Repo`` (which it owns
+    unless told otherwise) or from the :class:`~gto_dulwich.gitdir.Layout` of a
+    plain repository, for which dulwich is opened only when a read needs it.
     """
 
     #: True for a remote read through a temporary store (see :mod:`gto_dulwich.remote.reader`).
@@ -235,20 +240,27 @@ class GitRepo:
     #: Read packed tag objects straight from the packs (:mod:`gto_dulwich.packscan`).
     scan_packs = True
 
-    def __init__(self, repo: Repo, *, owned: bool = True) -> None:
-        self.dulwich = repo
+    def __init__(self, repo: Repo | gitdir.Layout, *, owned: bool = True) -> None:
+        if isinstance(repo, gitdir.Layout):
+            self._layout: gitdir.Layout | None = repo
+            self._dulwich: Repo | None = None
+            owned = True  # a Repo opened from a layout is ours to close
+        else:
+            self._layout = None
+            self._dulwich = repo
         self._owned = owned
         self.packed_refs_bad_lines = 0
         self._packed: tuple[dict[bytes, tuple[bytes, bytes | None]], bool] | None = None
         self.cache: TagCache | None = None
         self.index_cache: IndexCache | None = None
         self._scanner: PackScanner | None = None
+        self._objects_dir: str | None = None  # where _scanner reads, loose objects included
         self._shared: dict[str, str] = {}
         self._messages: dict[bytes, str] = {}
         # (name, email, zone) as a tag object's header has them -> decoded and parsed
         self._taggers: dict[tuple[bytes, bytes, bytes], tuple[str, str, int]] = {}
         self._head: str | object | None = _UNREAD
-        self._parsed: dict[bytes, ShaFile] = {}
+        self._parsed: dict[bytes, gitdir.CommitFields | gitdir.TreeEntries] = {}
         # packed-refs as a one-artifact listing read it, until release_packed_refs().
         self._packed_data: bytes | None = None
 
@@ -258,6 +270,12 @@ class GitRepo:
         location = os.fspath(path)
         if not os.path.isdir(location):
             raise NotARepository(location)
+        layout = gitdir.discover(location)
+        if layout is not None:
+            return cls(layout)
+        from dulwich.errors import NotGitRepository
+        from dulwich.repo import Repo
+
         try:
             return cls(Repo.discover(location))
         except NotGitRepository:
@@ -265,15 +283,32 @@ class GitRepo:
         except Exception as exc:  # dulwich raises plain errors for unsupported formats
             raise RepoError(f"Cannot open git repository at '{location}': {exc}") from None
 
+    @property
+    def dulwich(self) -> Repo:
+        """dulwich's ``Repo`` of this repository, opened on first use."""
+        if self._dulwich is None:
+            from dulwich.repo import Repo
+
+            assert self._layout is not None
+            self._dulwich = Repo(self._layout.path)
+        return self._dulwich
+
+    def borrowed(self) -> GitRepo:
+        """Another reader of the same repository, which leaves this one's ``Repo`` open."""
+        if self._dulwich is None:
+            assert self._layout is not None
+            return GitRepo(self._layout)
+        return GitRepo(self._dulwich, owned=False)
+
     def close(self) -> None:
         if self._scanner is not None:
             self._scanner.close()
             self._scanner = None
-        if self._owned:
+        if self._owned and self._dulwich is not None:
             # dulwich keeps a view of a pack whose object header claimed an absurd size, so
             # its map cannot be closed (BufferError); it is freed with the object.
             with contextlib.suppress(BufferError):
-                self.dulwich.close()
+                self._dulwich.close()
 
     def __enter__(self) -> GitRepo:
         return self
@@ -284,6 +319,8 @@ class GitRepo:
     @property
     def workdir(self) -> Path | None:
         """The work tree root, or None for a bare repository."""
+        if self._layout is not None:
+            return None if self._layout.bare else Path(self._layout.path)
         if self.dulwich.bare:
             return None
         return Path(os.path.realpath(self.dulwich.path))
@@ -298,10 +335,14 @@ class GitRepo:
 
     @property
     def commondir(self) -> Path:
+        if self._layout is not None:
+            return Path(self._layout.controldir)
         return Path(self.dulwich.commondir())
 
     @property
     def controldir(self) -> Path:
+        if self._layout is not None:
+            return Path(self._layout.controldir)
         return Path(self.dulwich.controldir())
 
     # -- refs -------------------------------------------------------------
@@ -514,19 +555,30 @@ class GitRepo:
         if self._scanner is None:
             if not self.scan_packs:
                 return False
-            from dulwich.object_store import DiskObjectStore
-
-            from gto_dulwich.packscan import PackScanner
-
-            store = self.dulwich.object_store
-            if not isinstance(store, DiskObjectStore) or _object_id_length(store) != 20:
+            objects = self._own_objects_dir()
+            if objects is None:
                 self.scan_packs = False
                 return False
-            self._scanner = PackScanner(store.path)
+            from gto_dulwich.packscan import PackScanner
+
+            self._objects_dir = objects
+            self._scanner = PackScanner(objects)
         return True
 
+    def _own_objects_dir(self) -> str | None:
+        """The object directory read here rather than by dulwich, or None (dulwich's)."""
+        if self._layout is not None:  # a plain repository: SHA-1, no object directory moved
+            return os.path.join(self._layout.controldir, "objects")
+        from dulwich.object_store import DiskObjectStore
+
+        store = self.dulwich.object_store
+        if not isinstance(store, DiskObjectStore) or _object_id_length(store) != 20:
+            return None
+        return str(store.path)
+
     def _raw(self, sha: bytes, location: tuple[int, int] | None) -> tuple[int, bytes]:
-        """An object's type and content: from its pack when we can, else from dulwich."""
+        """An object's type and content: from its pack or its loose file when we can, else
+        from dulwich (which raises KeyError for an absent object)."""
         if location is None and self._scanner_ready():
             assert self._scanner is not None
             location = self._scanner.locate(sha)
@@ -535,7 +587,23 @@ class GitRepo:
             found = self._scanner.read(*location)
             if found is not None:
                 return found
+        elif self._objects_dir is not None and self._scanner is not None and self._scanner.complete:
+            # In no pack (and no pack left to dulwich, which may see it as damaged): loose?
+            found = gitdir.read_loose(self._objects_dir, sha.decode("ascii"))
+            if found is not None:
+                return found
+        from dulwich.objects import ObjectID
+
         return self.dulwich.object_store.get_raw(ObjectID(sha))
+
+    def _checked(self, sha: bytes) -> tuple[int, bytes]:
+        """:meth:`_raw`, with the content checked against its id, as dulwich's object store
+        checks every object it hands out (a tampered commit or file is not read)."""
+        type_num, raw = self._raw(sha, None)
+        name = _TYPE_NAMES.get(type_num, "").encode("ascii")
+        if hashlib.sha1(b"%s %d\0%s" % (name, len(raw), raw)).hexdigest().encode() != sha:
+            raise ValueError(f"object {_text(sha[:7])} does not match its id")
+        return type_num, raw
 
     def _read_tag(self, entry: RefEntry, location: tuple[int, int] | None = None) -> TagFact:
         if entry.peeled == entry.sha:
@@ -545,11 +613,11 @@ class GitRepo:
             type_num, raw = self._raw(entry.sha.encode("ascii"), location)
         except KeyError:
             return TagFact(entry.name, entry.sha, "missing", problem="object is missing")
-        except _UNREADABLE as exc:
+        except _unreadable() as exc:
             return TagFact(
                 entry.name, entry.sha, "broken", problem=f"object cannot be read ({exc})"
             )
-        if type_num != Tag.type_num:
+        if type_num != gitdir.TYPE_NUMBERS[b"tag"]:
             type_name = _TYPE_NAMES.get(type_num, str(type_num))
             return TagFact(
                 entry.name, entry.sha, "lightweight", target=entry.sha, target_type=type_name
@@ -622,11 +690,13 @@ class GitRepo:
         """Follow a chain of tag objects to the object it finally names."""
         if depth > 50:
             raise ValueError("tag chain too long")
+        from dulwich.objects import ObjectID, Tag
+
         try:
             obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
         except KeyError:
             raise ValueError(f"tagged object {sha[:7]} is missing") from None
-        except _UNREADABLE as exc:
+        except _unreadable() as exc:
             raise ValueError(f"tagged object {sha[:7]} cannot be read ({exc})") from None
         if isinstance(obj, Tag):
             return self._peel(obj.object[1].decode("ascii"), depth + 1)
@@ -648,7 +718,7 @@ class GitRepo:
 
     def _read_head(self) -> str | None:
         try:
-            value = _read_git_file(Path(self.dulwich.controldir()) / "HEAD").strip()
+            value = _read_git_file(self.controldir / "HEAD").strip()
         except OSError:
             return None
         for _ in range(5):
@@ -695,9 +765,9 @@ class GitRepo:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
         try:
             obj = self._object(sha.encode("ascii"))
-        except (KeyError, ValueError, *_UNREADABLE):
+        except _unreadable(KeyError, ValueError):
             return None
-        if not isinstance(obj, Commit):
+        if not isinstance(obj, gitdir.CommitFields):
             return None
         author_name, author_email = _split_person(obj.author)
         committer_name, committer_email = _split_person(obj.committer)
@@ -712,20 +782,29 @@ class GitRepo:
             message=_text(obj.message),
         )
 
-    def _object(self, sha: bytes) -> ShaFile:
-        """The object ``sha`` as dulwich parses it; a commit or a small tree is remembered
-        (a read asks for a commit's tree several times: the file's size, then its bytes,
-        then the ``dvc.yaml`` walk), as an id names one content forever.  Raises what the
-        object store raises (a missing object is not remembered: a remote read fetches it
-        later)."""
+    def _object(self, sha: bytes) -> gitdir.CommitFields | gitdir.TreeEntries | None:
+        """A commit's fields or a tree's entries (None: an object of another type).
+
+        A commit or a small tree is remembered (a read asks for a commit's tree several
+        times: the file's size, then its bytes, then the ``dvc.yaml`` walk), as an id
+        names one content forever.  Raises what the object store raises (a missing
+        object is not remembered: a remote read fetches it later).
+        """
         found = self._parsed.get(sha)
-        if found is None:
-            found = self.dulwich.object_store[ObjectID(sha)]
-            small = isinstance(found, Commit) or (
-                isinstance(found, Tree) and len(found) <= _REMEMBERED_TREE_ENTRIES
-            )
-            if small and len(self._parsed) < _REMEMBERED_OBJECTS:
-                self._parsed[sha] = found
+        if found is not None:
+            return found
+        type_num, raw = self._checked(sha)
+        if type_num == 1:
+            found = gitdir.parse_commit(raw) or _dulwich_commit(type_num, raw)
+        elif type_num == 2:
+            found = gitdir.parse_tree(raw)
+            if found is None:
+                found = _dulwich_tree(type_num, raw)
+        else:
+            return None
+        small = isinstance(found, gitdir.CommitFields) or len(found) <= _REMEMBERED_TREE_ENTRIES
+        if small and len(self._parsed) < _REMEMBERED_OBJECTS:
+            self._parsed[sha] = found
         return found
 
     def _tree_entry(self, commit: str, path: str) -> tuple[int, bytes] | None:
@@ -734,49 +813,50 @@ class GitRepo:
         already: see :meth:`_object`)."""
         try:
             obj = self._object(commit.encode("ascii"))
-            if not isinstance(obj, Commit):
+            if not isinstance(obj, gitdir.CommitFields):
                 return None
             mode, sha = 0o040000, obj.tree
             for part in path.strip("/").split("/"):
                 if not mode & 0o040000:  # a file where the path wants a directory
                     return None
-                mode, sha = self._object(sha)[part.encode("utf-8", "surrogateescape")]  # type: ignore[index]
-        except (KeyError, TypeError, AttributeError, *_UNREADABLE):
+                tree = self._object(sha)
+                if not isinstance(tree, dict):
+                    return None
+                mode, sha = tree[part.encode("utf-8", "surrogateescape")]
+        except _unreadable(KeyError):
             return None
         return mode, sha
 
     def read_file(self, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` in ``commit``'s tree, or None when absent."""
         entry = self._tree_entry(commit, path)
-        if entry is None:
-            return None
+        return None if entry is None else self._blob(entry[1])
+
+    def _blob(self, sha: bytes) -> bytes | None:
         try:
-            blob = self.dulwich.object_store[ObjectID(entry[1])]
-        except (KeyError, *_UNREADABLE):
+            type_num, raw = self._checked(sha)
+        except _unreadable(KeyError):
             return None
-        return blob.data if isinstance(blob, Blob) else None
+        return raw if type_num == 3 else None
 
     def surely_absent(self, commit: str, path: str) -> bool:
         """Whether ``path`` is surely not a file in ``commit`` (False: an object on the way is
         missing or unreadable, so the answer may change once it is fetched)."""
-        store = self.dulwich.object_store
         try:
-            obj = store[ObjectID(commit.encode("ascii"))]
-            if not isinstance(obj, Commit):
+            obj = self._object(commit.encode("ascii"))
+            if not isinstance(obj, gitdir.CommitFields):
                 return True
-            tree = store[obj.tree]
+            tree = self._object(obj.tree)
             parts = path.strip("/").split("/")
             for number, part in enumerate(parts):
-                if not isinstance(tree, Tree):
+                if not isinstance(tree, dict):
                     return True
-                try:
-                    _mode, sha = tree[part.encode("utf-8")]
-                except KeyError:
+                entry = tree.get(part.encode("utf-8"))
+                if entry is None:
                     return True
-                obj = store[sha]
                 if number == len(parts) - 1:
-                    return obj.type_name != b"blob"
-                tree = obj
+                    return self._checked(entry[1])[0] != 3
+                tree = self._object(entry[1])
         except Exception:  # missing or unreadable: not sure
             return False
         return True
@@ -785,53 +865,61 @@ class GitRepo:
         """The root tree id of ``commit``, or None when the commit cannot be read."""
         try:
             obj = self._object(commit.encode("ascii"))
-        except (KeyError, ValueError, *_UNREADABLE):
+        except _unreadable(KeyError, ValueError):
             return None
-        return obj.tree.decode("ascii") if isinstance(obj, Commit) else None
+        return obj.tree.decode("ascii") if isinstance(obj, gitdir.CommitFields) else None
 
     def tree_entries(self, tree: str) -> list[tuple[str, int, str]] | None:
         """``(name, mode, sha)`` of each entry of a tree object, or None when unreadable."""
         try:
             obj = self._object(tree.encode("ascii"))
-        except (KeyError, ValueError, *_UNREADABLE):
+        except _unreadable(KeyError, ValueError):
             return None
-        if not isinstance(obj, Tree):
+        if not isinstance(obj, dict):
             return None
-        return [
-            (_text(entry.path), entry.mode, entry.sha.decode("ascii")) for entry in obj.iteritems()
-        ]
+        return [(_text(name), mode, sha.decode("ascii")) for name, (mode, sha) in obj.items()]
 
     def blob_size(self, sha: str) -> int | None:
         """A blob's size from its object header, without inflating it (None: not known)."""
-        return self._object_size(ObjectID(sha.encode("ascii")))
+        return self._object_size(sha.encode("ascii"))
 
     def read_blob(self, sha: str) -> bytes | None:
         """The bytes of a blob by id, or None when it is absent or not a blob."""
         try:
-            obj = self.dulwich.object_store[ObjectID(sha.encode("ascii"))]
-        except (KeyError, ValueError, *_UNREADABLE):
+            return self._blob(sha.encode("ascii"))
+        except ValueError:  # not an id
             return None
-        return obj.data if isinstance(obj, Blob) else None
 
     def file_size(self, commit: str, path: str) -> int | None:
         """The size of ``path`` in ``commit`` from its object header, without inflating
         it: a compressed "zip bomb" of a blob is refused for free (None: not known)."""
         entry = self._tree_entry(commit, path)
-        return None if entry is None else self._object_size(ObjectID(entry[1]))
+        return None if entry is None else self._object_size(entry[1])
 
-    def _object_size(self, sha: ObjectID) -> int | None:
+    def _object_size(self, sha: bytes) -> int | None:
         """An object's size from its header alone (None: not known that way)."""
-        store = self.dulwich.object_store
         try:
+            if self._scanner_ready():
+                assert self._scanner is not None
+                assert self._objects_dir is not None
+                found = self._scanner.locate(sha)
+                if found is None:
+                    return gitdir.loose_size(self._objects_dir, sha.decode("ascii"))
+                with open(self._scanner.packs[found[0]].pack_path, "rb") as handle:
+                    handle.seek(found[1])
+                    return _packed_size(handle.read(512))
+            from dulwich.objects import ObjectID
+
+            store = self.dulwich.object_store
             for pack in store.packs:
                 try:
-                    offset = pack.index.object_offset(sha)
+                    offset = pack.index.object_offset(ObjectID(sha))
                 except KeyError:
                     continue
                 with open(pack.data._filename, "rb") as handle:
                     handle.seek(offset)
                     return _packed_size(handle.read(512))
-            with open(store._get_shafile_path(sha), "rb") as handle:  # type: ignore[attr-defined, unused-ignore]
+            with open(store._get_shafile_path(ObjectID(sha)), "rb") as handle:  # type: ignore[attr-defined, unused-ignore]
                 head = zlib.decompressobj().decompress(handle.read(512), 64)
             return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
         except Exception:  # an unusual store: the caller reads the object instead
@@ -857,6 +945,7 @@ class GitRepo:
         commit point, so no tag is ever half-written).  Raises ``FileLocked``
         from dulwich when another writer holds the ref's lock right now.
         """
+        from dulwich.objects import ObjectID, Tag
         from dulwich.refs import Ref, check_ref_format
 
         ref = TAGS_PREFIX + name.encode("utf-8")
@@ -864,7 +953,7 @@ class GitRepo:
             raise GTOError(f"'{name}' is not a valid git tag name")
         try:
             target_obj = self.dulwich.object_store[ObjectID(target.encode("ascii"))]
-        except (KeyError, *_UNREADABLE):
+        except _unreadable(KeyError):
             raise GTOError(
                 f"Cannot tag commit {target[:7]}: it is not in this repository (a shallow clone?)"
             ) from None
@@ -959,6 +1048,7 @@ class GitRepo:
 
     def move_tag_ref(self, ref: bytes, old: bytes, new: bytes) -> bool:
         """Point ``ref`` at ``new`` only if it still points at ``old``."""
+        from dulwich.objects import ObjectID
         from dulwich.refs import Ref
 
         return bool(self.dulwich.refs.set_if_equals(Ref(ref), ObjectID(old), ObjectID(new)))
@@ -970,6 +1060,7 @@ class GitRepo:
         ``packed-refs``') lock.
         """
         from dulwich.file import FileLocked
+        from dulwich.objects import ObjectID
         from dulwich.refs import Ref
 
         ref = Ref(TAGS_PREFIX + name.encode("utf-8"))
@@ -1006,7 +1097,7 @@ class GitRepo:
                 else:
                     for _ in range(steps):
                         commit = self._commit(commit.parents[0])
-        except (KeyError, ValueError, IndexError, NotImplementedError, *_UNREADABLE):
+        except _unreadable(KeyError, ValueError, IndexError, NotImplementedError):
             raise UnknownRevision(rev) from None
         return commit.id.decode("ascii")
 
@@ -1043,6 +1134,8 @@ class GitRepo:
         return None
 
     def _peel_commit(self, sha: bytes) -> Commit:
+        from dulwich.objects import Commit, ObjectID, Tag
+
         obj = self.dulwich.object_store[ObjectID(sha)]
         for _ in range(50):
             if not isinstance(obj, Tag):
@@ -1053,6 +1146,8 @@ class GitRepo:
         return obj
 
     def _commit(self, sha: bytes) -> Commit:
+        from dulwich.objects import Commit, ObjectID
+
         obj = self.dulwich.object_store[ObjectID(sha)]
         if not isinstance(obj, Commit):
             raise KeyError(sha)
@@ -1119,6 +1214,26 @@ def _object_id_length(store: DiskObjectStore) -> int:
     """Bytes per object id (20 for SHA-1; dulwich also reads SHA-256 repositories)."""
     object_format = getattr(store, "object_format", None)
     return int(getattr(object_format, "oid_length", 20))
+
+
+def _dulwich_commit(type_num: int, raw: bytes) -> gitdir.CommitFields:
+    """A commit of an unusual shape, as dulwich parses it (or the error it raises)."""
+    from dulwich.objects import Commit, ShaFile
+
+    obj = ShaFile.from_raw_string(type_num, raw)
+    assert isinstance(obj, Commit)
+    return gitdir.CommitFields(
+        obj.tree, obj.author, obj.committer, obj.commit_time, obj.commit_timezone, obj.message
+    )
+
+
+def _dulwich_tree(type_num: int, raw: bytes) -> gitdir.TreeEntries:
+    """A tree of an unusual shape, as dulwich parses and orders it (or the error it raises)."""
+    from dulwich.objects import ShaFile, Tree
+
+    obj = ShaFile.from_raw_string(type_num, raw)
+    assert isinstance(obj, Tree)
+    return {entry.path: (entry.mode, entry.sha) for entry in obj.iteritems()}
 
 
 def _split_person(raw: bytes) -> tuple[str, str]:

@@ -65,8 +65,8 @@ def test_core_module_loads_no_edge_library(module: str) -> None:
 
 
 def test_the_probe_sees_an_edge_library() -> None:
-    # The check itself works: the dulwich adapter does load dulwich.
-    assert any(name.startswith("dulwich") for name in loaded_edges("repo"))
+    # The check itself works: the repository builder does load dulwich.
+    assert any(name.startswith("dulwich") for name in loaded_edges("builder"))
 
 
 def test_the_readme_module_table_lists_every_module_and_only_those() -> None:

@@ -122,7 +122,7 @@ class RemoteRepo(GitRepo):
         shutil.rmtree(store / "refs" / "tags", ignore_errors=True)
         _write_refs(store, dict(listing.refs), dict(listing.symrefs))
         # A fresh dulwich Repo and no parsed packed-refs: both would remember the old refs.
-        self.dulwich = Repo(str(store))
+        self._dulwich = Repo(str(store))
         self._packed = None
 
     def remote_url(self, name: str = "origin") -> str | None:
