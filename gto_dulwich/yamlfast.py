@@ -52,7 +52,7 @@ _OUTSIDE = re.compile(
 )
 # Cannot start a plain scalar (YAML's indicators) in this subset.
 _NOT_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@` ")
-# Ends or starts a scalar, comment or collection inside a one-line flow sequence.
+# Ends or starts a scalar, comment or collection inside a one-line flow collection.
 _FLOW_SPECIAL = re.compile(r"[\[\]{}#:?\"']")
 
 _WORDS: Final[dict[str, Any]] = {
@@ -107,14 +107,14 @@ def scalar(text: str) -> Any:
         if text in ("<<", "=", "!", "&", "*"):  # merge, value, yaml: the full path decides
             raise _Unusual(text)
         return text
+    if not _NUMBER_CHARS.issuperset(text) or text.count(".") > 1:
+        return text  # no number or timestamp has these
     if len(text) > 64:  # int() refuses over 4,300 digits; long ones are rare here
         raise _Unusual("long number")
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
         return float(text)
-    if not _NUMBER_CHARS.issuperset(text) or text.count(".") > 1:
-        return text
     # Without '.' or 'x' the only floats are like 1e5, the only ints decimal, octal or 0b.
     if "." not in text and "x" not in text and not _NOT_NUMBER_LETTERS.isdisjoint(text):
         return text

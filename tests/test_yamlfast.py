@@ -191,6 +191,8 @@ def test_a_typical_file_is_answered_without_importing_ruamel() -> None:
 
 def test_a_typical_file_reads_the_same() -> None:
     assert _agrees(TYPICAL)
+    long_text = b"a: 1st version of the model, trained on every month of the year\n"
+    assert _agrees(long_text)
 
 
 def _yaml_files() -> list[bytes]:
@@ -307,6 +309,7 @@ EDGE_CASES = [
     b"a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\n",
     b"a: 1e3\nb: .5\nc: 1.\nd: 1_0\ne: 0o7\nf: 0x1F\ng: 07\nh: -0\ni: -0.0\n",
     b"a: 1.2.3\nb: 1st\nc: 12abcdef\n",
+    b"a: 1st version of the model, trained on every month of the year, in every region\n",
     b"a: `x`\nb: @x\nc: %x\n",
     b"a: x`y\nb: x@y\nc: x%y\nd: x!y\ne: x&y\nf: x*y\n",
     b"a: [x`y, x@y, x%y, x!y, x&y]\n",
