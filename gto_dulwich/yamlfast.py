@@ -46,10 +46,9 @@ class _Unusual(Exception):
     """Out of the subset: the full path decides."""
 
 
-# Characters the subset allows: printable, no tab, CR, NEL, U+2028/9 or BOM.
-_OUTSIDE = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# Characters out of the subset: YAML's non-printable ones, tab, CR, NEL, U+2028/9, BOM.
+# (The complement of the printable ranges; a negated class takes ~5 ms to compile.)
+_OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 # Cannot start a plain scalar (YAML's indicators) in this subset.
 _NOT_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 # Ends or starts a scalar, comment or collection inside a one-line flow collection.
