@@ -276,6 +276,14 @@ EDGE_CASES = [
     b"a:\n  b\n",
     b"- a\n- b: c\n  d: e\n- - f\n  - g\n-\n- h\n",
     b"- a: 1\n    b: 2\n",
+    b"-   a: 1\n    b: 2\n",
+    b"-  - x\n   - y\n",
+    b"-   - x\n    - y\n-\n    a: 1\n",
+    b"a:\n     - x\n     - y\nb: 1\n",
+    b"k:\n#c\n- x\n",
+    b"a:\n  b:\n  - x\n  c: 1\n",
+    b"a: {}\n  b: 1\n",
+    b"a: b\xc2\xa0#c\n\xc2\xa0: \xc2\xa0\n",
     b"- a:\n  - x\n  b: 1\n",
     b"- a:\n    - x\n  b:\n",
     b"a:\n    - x\n  b: 1\n",
@@ -391,13 +399,13 @@ def block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
         pad = " " * indent
         head = pad + ("- " if dash else draw(scalar_source()) + ":")
         if depth > 0 and draw(st.booleans()):
-            inner = indent + draw(st.sampled_from([0, 1, 2, 4]))
+            inner = indent + draw(st.sampled_from([0, 1, 2, 3, 4]))
             if inner == indent and dash:
                 inner += 2
             children = draw(block(inner, depth - 1))
             compact = dash and draw(st.booleans())
-            if compact and children[0].startswith(" " * (indent + 2)):
-                lines.append(pad + "- " + children[0][indent + 2 :])
+            if compact and inner >= indent + 2 and children[0].startswith(" " * inner):
+                lines.append(pad + "-" + " " * (inner - indent - 1) + children[0][inner:])
                 lines.extend(children[1:])
                 continue
             lines.append(head.rstrip(" ") + draw(st.sampled_from(["", " # c", " "])))
