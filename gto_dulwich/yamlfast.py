@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["UNUSUAL", "parse"]
+__all__ = ["UNUSUAL", "parse", "scalar"]
 
 #: What :func:`parse` returns for a document it does not answer.
 UNUSUAL: Final = object()
