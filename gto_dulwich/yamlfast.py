@@ -46,9 +46,10 @@ class _Unusual(Exception):
     """Out of the subset: the full path decides."""
 
 
-# Characters out of the subset: YAML's non-printable ones, tab, CR, NEL, U+2028/9, BOM.
-# (The complement of the printable ranges; a negated class takes ~5 ms to compile.)
-_OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+# Characters out of the subset: YAML's non-printable ones, tab, CR, NEL, U+2028/9, BOM
+# (no surrogate survives a strict decode).  The non-ASCII class is compiled on first use.
+_ASCII_OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_NON_ASCII_OUTSIDE = "[\x80-\x9f\u2028\u2029\ufeff\ufffe\uffff]"
 # Cannot start a plain scalar (YAML's indicators) in this subset.
 _NOT_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 # Ends or starts a scalar, comment or collection inside a one-line flow collection.
@@ -88,7 +89,7 @@ def parse(raw: bytes, *, max_depth: int, max_nodes: int) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNUSUAL
-    if _OUTSIDE.search(text):
+    if _ASCII_OUTSIDE.search(text) or (not text.isascii() and re.search(_NON_ASCII_OUTSIDE, text)):
         return UNUSUAL
     try:
         return _Reader(max_depth // 2, max_nodes // 2).read(text)

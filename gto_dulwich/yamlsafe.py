@@ -34,7 +34,6 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gto_dulwich import yamlfast
 from gto_dulwich.errors import YAMLError, YAMLRefused
 
 __all__ = [
@@ -81,6 +80,8 @@ def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None
     """Safe-load one YAML document within the bounds above; :class:`YAMLError` otherwise."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     check_size(len(raw), where=where, limit=limit)
+    from gto_dulwich import yamlfast  # here: a warm read that parses nothing never loads it
+
     value = yamlfast.parse(raw, max_depth=MAX_DEPTH, max_nodes=MAX_NODES)
     if value is not yamlfast.UNUSUAL:
         return value
