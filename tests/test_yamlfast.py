@@ -486,3 +486,25 @@ def test_the_fast_path_answers_what_our_writer_writes() -> None:
         text = index_edit._render(text, f"team/model-{i}", entry, entry, expected, "a.yaml")
     assert _agrees(text.encode()), text
     assert _fast(text.encode()) == expected
+
+
+@pytest.mark.parametrize("tags", [200, 2100, 30_000])
+def test_the_benchmark_generators_registries_are_answered(tmp_path: Path, tags: int) -> None:
+    from dulwich.objects import Blob, Commit, Tree
+    from dulwich.repo import Repo
+
+    dest = tmp_path / "registry"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "generate.py"), str(dest), str(tags)],
+        check=True,
+        capture_output=True,
+    )
+    with Repo(str(dest)) as repo:
+        commit = repo[b"HEAD"]
+        assert isinstance(commit, Commit)
+        tree = repo[commit.tree]
+        assert isinstance(tree, Tree)
+        blob = repo[tree[b"artifacts.yaml"][1]]
+        assert isinstance(blob, Blob)
+        data = blob.data
+    assert _agrees(data)
