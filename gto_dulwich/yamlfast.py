@@ -28,7 +28,8 @@ table) is a string, as is one that no number or timestamp pattern can match
 through: anchors, aliases, tags, directives, block scalars, multi-line scalars,
 escapes, duplicate keys, merge keys, ``=``, timestamps, hex or octal numbers,
 ``.inf``... and documents near the depth and node bounds, so refusals stay the
-full path's.  The work is one pass over the lines with no recursion.
+full path's.  The work is one pass over the lines; the only recursion, for compact
+entries (``- - x``), stops at the depth bound like the rest.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ the command line: ``artifacts.yaml`` at any commit, ``.gto``, ``tag-path
   (serialising a cache, hashing a fingerprint, printing).  Aliases within the
   bound still load (GTO reads them), recursive ones never;
 * speed: the plain shape GTO writes is read by :mod:`gto_dulwich.yamlfast` in pure
-  Python, without importing ruamel, when it can give the exact answer below;
+  Python, without importing ruamel, when it is sure to give the answer the path
+  below gives;
 * otherwise the events come from libyaml (``ruamel.yaml.clib``) and are built
   into Python values here, with ruamel's own implicit-type rules and scalar
   constructors (YAML 1.2).  Anything out of the common subset (explicit tags,
