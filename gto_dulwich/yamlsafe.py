@@ -12,7 +12,10 @@ the command line: ``artifacts.yaml`` at any commit, ``.gto``, ``tag-path
   document of a few hundred bytes is refused before anything expands it
   (serialising a cache, hashing a fingerprint, printing).  Aliases within the
   bound still load (GTO reads them), recursive ones never;
-* speed: the events come from libyaml (``ruamel.yaml.clib``) and are built
+* speed: the plain shape GTO writes is read by :mod:`gto_dulwich.yamlfast` in pure
+  Python, without importing ruamel, when it is sure to give the answer the path
+  below gives;
+* otherwise the events come from libyaml (``ruamel.yaml.clib``) and are built
   into Python values here, with ruamel's own implicit-type rules and scalar
   constructors (YAML 1.2).  Anything out of the common subset (explicit tags,
   merge keys, ``%YAML`` directives, duplicate or complex keys, a parse error)
@@ -78,6 +81,16 @@ def load_yaml_bounded(data: bytes | str, *, where: str, limit: int | None = None
     """Safe-load one YAML document within the bounds above; :class:`YAMLError` otherwise."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     check_size(len(raw), where=where, limit=limit)
+    from gto_dulwich import yamlfast  # here: a warm read that parses nothing never loads it
+
+    value = yamlfast.parse(raw, max_depth=MAX_DEPTH, max_nodes=MAX_NODES)
+    if value is not yamlfast.UNUSUAL:
+        return value
+    return _load_full(raw, where)
+
+
+def _load_full(raw: bytes, where: str) -> Any:
+    """Everything past the size cap when :mod:`gto_dulwich.yamlfast` does not answer."""
     parser_class = _c_parser()
     if parser_class is not None and not _LIBYAML_ANCHOR_SPLIT.search(raw):
         try:

@@ -28,6 +28,7 @@ CORE = (
     "config",
     "annotations",
     "yamlsafe",
+    "yamlfast",
     "settings",
     "safefile",
 )
