@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 import re
-import string
 import sys
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ _FULLNAME_RE = re.compile(_FULLNAME)
 _WORD = re.compile(r"[A-Za-z0-9/_.-]+")
 _VERSION_RUN = re.compile(r"[A-Za-z0-9.+-]+")
 _DIGITS = re.compile(r"[0-9]+")
-_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "/_-")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_-")
 
 _SHORTCUT_RE = re.compile(
     rf"""
