@@ -30,12 +30,13 @@ TYPE_NUMBERS = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
 _MAX_CONFIG = 64 * 1024
 # The largest loose object read here (dulwich reads larger ones itself).
 _MAX_LOOSE = 64 << 20
-# Config lines of the plain shape: a section header, ``key = value`` with nothing quoted,
-# escaped or commented out after the value, a comment line, a blank line.
-_PLAIN_CONFIG = re.compile(
-    rb'(?:[ \t]*(?:\[[A-Za-z0-9.-]+(?: "[^"\\\n]*")?\]'
-    rb"|[A-Za-z][A-Za-z0-9-]*[ \t]*(?:=[^\"\\;#\n]*)?"
-    rb"|[#;][^\n]*)?[ \t]*\r?\n)*"
+# A config line of the plain shape, its surrounding blanks stripped: a section header,
+# ``key = value`` with nothing quoted, escaped or commented out after the value, a comment.
+# (Each part takes characters the next cannot, so a match is linear in the line.)
+_PLAIN_LINE = re.compile(
+    rb'\[[A-Za-z0-9.-]+(?: "[^"\\\n]*")?\]'
+    rb"|[A-Za-z][A-Za-z0-9-]*(?:[ \t]*=[^\"\\;#\r\n]*)?"
+    rb"|[#;][^\n]*"
 )
 # What makes dulwich open a repository differently from the layout alone says.
 _CONFIG_SPECIALS = (b"worktree", b"extensions", b"include")
@@ -90,10 +91,10 @@ def _plain_config(path: str) -> bool:
         return True
     except OSError:
         return False
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    if _PLAIN_CONFIG.fullmatch(data) is None:
-        return False
+    for raw_line in data.split(b"\n"):
+        line = raw_line.strip(b" \t").removesuffix(b"\r")
+        if line and _PLAIN_LINE.fullmatch(line) is None:
+            return False
     lowered = data.lower()
     if any(special in lowered for special in _CONFIG_SPECIALS):
         return False

@@ -309,6 +309,24 @@ def test_an_unusual_config_leaves_the_repository_to_dulwich(tmp_path: Path, conf
     assert gitdir.discover(str(work)) is None
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        b" " * 60_000 + b"x!",
+        b"\tkey =" + b" \t" * 30_000 + b'"',
+        b"[core]\n" + b"a=\n" * 20_000 + b"[",
+        b"k" * 60_000 + b" ",
+    ],
+    ids=["blanks", "blank value", "many lines", "long key"],
+)
+def test_a_hostile_config_is_judged_in_linear_time(tmp_path: Path, config: bytes) -> None:
+    """Each line is matched by a pattern with no overlapping repeats: no backtracking blow-up."""
+    work = tmp_path / "work"
+    Repo.init(str(work), mkdir=True).close()
+    (work / ".git" / "config").write_bytes(config)
+    gitdir.discover(str(work))  # returns at once (a quadratic match would take minutes)
+
+
 def test_a_usual_config_is_plain(tmp_path: Path) -> None:
     work = tmp_path / "work"
     Repo.init(str(work), mkdir=True).close()
