@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/remote.py
 	$(BIN)/python bench/get.py
 	$(BIN)/python bench/yaml_parse.py
+	$(BIN)/python bench/floor.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
