@@ -26,7 +26,7 @@ from gto_dulwich import gitdir
 from gto_dulwich.builder import build_repo, load_spec
 from gto_dulwich.facts import CommitInfo
 from gto_dulwich.repo import GitRepo
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, run_cli
 
 SPECS = sorted(p for p in FIXTURES.glob("*.yaml") if p.name != "differences.yaml")
 TREE = b"4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -458,3 +458,27 @@ def test_a_plain_read_loads_no_repository_code_of_dulwich(tmp_path: Path, args: 
     ).stdout
     # dulwich._pack (the compiled delta code) may load; the repository and object code not.
     assert set(json.loads(out)) <= {"dulwich", "dulwich._pack"}
+
+
+def test_objects_in_alternates_are_read_through_dulwich(tmp_path: Path) -> None:
+    """A ``git clone --shared`` keeps its objects in another repository: nothing is in this
+    one's packs nor loose, so each object is found through dulwich, and the read is the
+    same as in the repository that holds them."""
+    source = tmp_path / "source"
+    build_repo(load_spec(FIXTURES / "showcase.yaml"), source)
+    shared = tmp_path / "shared"
+    Repo.init(str(shared), mkdir=True).close()
+    git_dir = shared / ".git"
+    (git_dir / "objects" / "info" / "alternates").write_text(f"{source / '.git' / 'objects'}\n")
+    shutil.copytree(source / ".git" / "refs", git_dir / "refs", dirs_exist_ok=True)
+    for name in ("packed-refs", "HEAD"):
+        if (source / ".git" / name).exists():
+            shutil.copy(source / ".git" / name, git_dir / name)
+    assert gitdir.discover(str(shared)) is not None  # a plain layout: read here first
+    args = ["--no-cache", "show", "--json"]
+    expected = run_cli(args, cwd=source)
+    found = run_cli(args, cwd=shared)
+    assert (found.exit_code, found.stdout) == (expected.exit_code, expected.stdout)
+    assert json.loads(found.stdout)  # a registry was read, not an empty one
+    history = ["--no-cache", "history", "rf", "--json"]
+    assert run_cli(history, cwd=shared).stdout == run_cli(history, cwd=source).stdout
