@@ -41,6 +41,7 @@ _PLAIN_LINE = re.compile(
 # What makes dulwich open a repository differently from the layout alone says.
 _CONFIG_SPECIALS = (b"worktree", b"extensions", b"include")
 _FORMAT_VERSION = re.compile(rb"repositoryformatversion[ \t]*=[ \t]*([^\n]*)")
+_HEX_ID = re.compile("[0-9a-f]{40}")
 
 
 class Layout(NamedTuple):
@@ -105,6 +106,8 @@ def _plain_config(path: str) -> bool:
 def read_loose(objects_dir: str, hexsha: str) -> tuple[int, bytes] | None:
     """``(type number, content)`` of a loose object, or None: absent, or anything
     unusual about it (dulwich decides)."""
+    if _HEX_ID.fullmatch(hexsha) is None:
+        return None  # not an object id: never a path of our choosing
     try:
         data = read_regular(
             os.path.join(objects_dir, hexsha[:2], hexsha[2:]), _MAX_LOOSE, follow_links=True
@@ -127,6 +130,8 @@ def read_loose(objects_dir: str, hexsha: str) -> tuple[int, bytes] | None:
 
 def loose_size(objects_dir: str, hexsha: str) -> int | None:
     """A loose object's size from its header alone, or None (not loose, or unusual)."""
+    if _HEX_ID.fullmatch(hexsha) is None:
+        return None
     try:
         with open(os.path.join(objects_dir, hexsha[:2], hexsha[2:]), "rb") as handle:
             head = zlib.decompressobj().decompress(handle.read(512), 64)

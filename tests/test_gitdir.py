@@ -482,3 +482,10 @@ def test_objects_in_alternates_are_read_through_dulwich(tmp_path: Path) -> None:
     assert json.loads(found.stdout)  # a registry was read, not an empty one
     history = ["--no-cache", "history", "rf", "--json"]
     assert run_cli(history, cwd=shared).stdout == run_cli(history, cwd=source).stdout
+
+
+@pytest.mark.parametrize("name", ["../../config", "1" * 39, "G" * 40, "/" + "1" * 39, ""])
+def test_only_an_object_id_names_a_loose_object(tmp_path: Path, name: str) -> None:
+    objects, _blob = _loose(tmp_path)
+    assert gitdir.read_loose(str(objects), name) is None
+    assert gitdir.loose_size(str(objects), name) is None
