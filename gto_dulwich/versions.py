@@ -44,22 +44,34 @@ SEMVER_PATTERN = (
     rf"(?:-{_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*)?"
     rf"(?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?"
 )
-_SEMVER = re.compile(
-    rf"""
-    (?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})
-    (?:-(?P<prerelease>{_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*))?
-    (?:\+(?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*))?
-    """,
-    re.VERBOSE,
-)
+
+
+@functools.cache
+def _semver() -> re.Pattern[str]:
+    """The whole grammar, compiled on first use (2 ms): most versions are plain numbers."""
+    return re.compile(
+        rf"""
+        (?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})
+        (?:-(?P<prerelease>{_PRERELEASE_ID}(?:\.{_PRERELEASE_ID})*))?
+        (?:\+(?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*))?
+        """,
+        re.VERBOSE,
+    )
+
 
 _Fields: TypeAlias = tuple[int, int, int, tuple[Identifier, ...], tuple[str, ...]]
 
 
 def _fields(text: str) -> _Fields | None:
     """The SemVer fields of ``text`` (no ``v``), or None if it is not strict SemVer 2.0.0."""
+    numbers = text.split(".")
+    if len(numbers) == 3 and all(map(_plain_number, numbers)):  # the usual 1.2.3
+        try:
+            return int(numbers[0]), int(numbers[1]), int(numbers[2]), (), ()
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            return None
     # fullmatch, not match + "$": "$" would let a trailing newline through.
-    match = _SEMVER.fullmatch(text)
+    match = _semver().fullmatch(text)
     if match is None:
         return None
     prerelease, build = match["prerelease"], match["build"]
@@ -73,6 +85,11 @@ def _fields(text: str) -> _Fields | None:
         )
     except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
         return None
+
+
+def _plain_number(part: str) -> bool:
+    """A SemVer number: ASCII digits, no leading zero (``str.isdigit`` alone takes ``١``)."""
+    return part.isascii() and part.isdigit() and (part[0] != "0" or part == "0")
 
 
 def _identifier(part: str) -> Identifier:

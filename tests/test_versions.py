@@ -7,7 +7,7 @@ import operator
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gto_dulwich.errors import InvalidVersion
@@ -284,3 +284,39 @@ def test_parse_arbitrary_text_only_raises_invalid_version(text: str) -> None:
     except InvalidVersion:
         return
     assert str(version) == text
+
+
+def _fields_by_regex(text: str) -> object:
+    """What versions._fields gave before its plain-numbers shortcut: the full grammar."""
+    from gto_dulwich import versions
+
+    match = versions._semver().fullmatch(text)
+    if match is None:
+        return None
+    try:
+        return (int(match["major"]), int(match["minor"]), int(match["patch"]))
+    except ValueError:
+        return None
+
+
+_VERSIONISH = st.text(alphabet="0123456789.-+a١", max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_VERSIONISH)
+@example("1.2.3")
+@example("01.2.3")
+@example("1.2.3\n")
+@example("1.2.٣")
+@example("0.0.0")
+@example("1.2")
+@example("1.2.3.4")
+@example("1." + "9" * 5000 + ".0")
+def test_the_plain_numbers_shortcut_agrees_with_the_grammar(text: str) -> None:
+    from gto_dulwich import versions
+
+    fields = versions._fields(text)
+    if fields is not None and not fields[3] and not fields[4]:
+        assert fields[:3] == _fields_by_regex(text)
+    elif fields is None:
+        assert _fields_by_regex(text) is None
