@@ -102,6 +102,8 @@ def scalar(text: str) -> Any:
     """A plain scalar's value (raises :class:`_Unusual` when not certain)."""
     if text[:1] not in _TYPED_FIRST:
         return text
+    if "\n" in text:  # never in a plain scalar of a line; ruamel's "$" would type "0\n"
+        raise _Unusual("line break")
     if text in _WORDS:
         return _WORDS[text]
     if text[0] not in _NUMBER_FIRST:
