@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import gto_dulwich.registry
 from gto_dulwich import settings
 from gto_dulwich.annotations import Annotation, Index, parse_index
-from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import GTOError, UnknownRevision
 from gto_dulwich.events import Diagnostic, Event, parse_ref_name
@@ -452,7 +451,7 @@ def describe_artifact(
         index_name = registry.config.index
         data = read_index(git, commit, index_name)
         index = parse_index(data, index=index_name, commit=commit) if data else Index()
-        reader = DvcReader(git, cache=not disabled_by_env())
+        reader = DvcReader(git, cache=not settings.current().no_cache)
         found = reader.read(commit)
         annotation = merge(index.artifacts, found.annotations()).get(shortcut.name)
         problems = [p for p in found.problems if annotation is None or p.file == annotation.source]
@@ -510,7 +509,7 @@ def dvc_problems(registry: Registry) -> list[Diagnostic]:
     head = git.head()
     if head is None:
         return []
-    reader = DvcReader(git, cache=not disabled_by_env())
+    reader = DvcReader(git, cache=not settings.current().no_cache)
     workdir = None if git.is_remote else git.workdir
     found: dict[tuple[str, str], Diagnostic] = {}
     for art in reader.read(head).artifacts.values():

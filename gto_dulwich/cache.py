@@ -24,13 +24,6 @@ INDEX_FILE_NAME = "gto_dulwich-annotations.json"
 Entry = tuple[str, str, str, int, int, str, str, str]
 
 
-def disabled_by_env() -> bool:
-    """Whether caching is off: ``--no-cache`` was given or ``GTO_DULWICH_NO_CACHE`` is set."""
-    from gto_dulwich import settings
-
-    return settings.current().no_cache
-
-
 def write_atomically(path: Path, data: bytes) -> bool:
     """Replace ``path`` with ``data`` (temp file + rename); False if it could not be written.
 

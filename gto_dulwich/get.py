@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gto_dulwich.errors import GetError
-from gto_dulwich.events import EventKind
+from gto_dulwich.events import ORDER, EventKind
 from gto_dulwich.grammar import Shortcut
 from gto_dulwich.queries import Sort, versions_in_stages
 from gto_dulwich.reducer import Artifact, Version, semver_desc
@@ -125,7 +125,7 @@ def _stage_holder(artifact: Artifact, stage: str) -> Version:
     ]
     if not events:
         raise GetError(f"no version of '{name}' was ever assigned to stage '{stage}'")
-    last = max(events, key=lambda event: event.sort_key)
+    last = max(events, key=ORDER)
     if last.kind is EventKind.UNASSIGNMENT:
         raise GetError(
             f"no version of '{name}' is in stage '{stage}': the last stage tag, {last.tag}, "

@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 from gto_dulwich.safefile import read_regular
 
-#: git's object type numbers, as pack headers have them.
-TYPE_NUMBERS = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
+#: git's object types by the numbers pack headers give them, and the reverse.
+TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+TYPE_NUMBERS = {name: number for number, name in TYPE_NAMES.items()}
 # The most of a config file we look at to call it plain (a usual one is a few hundred bytes).
 _MAX_CONFIG = 64 * 1024
 # The largest loose object read here (dulwich reads larger ones itself).
@@ -113,16 +114,14 @@ def read_loose(objects_dir: str, hexsha: str) -> tuple[int, bytes] | None:
             os.path.join(objects_dir, hexsha[:2], hexsha[2:]), _MAX_LOOSE, follow_links=True
         )
         inflater = zlib.decompressobj()
-        head = inflater.decompress(data, 64)
-        end = head.find(b"\0")
-        kind, _, size_text = head[:end].partition(b" ")
+        header = _loose_header(inflater.decompress(data, 64))
+        if header is None:
+            return None
+        kind, size, rest = header
         type_num = TYPE_NUMBERS.get(kind)
-        if end < 0 or type_num is None or not size_text.isdigit():
+        if type_num is None or size > _MAX_LOOSE:
             return None
-        size = int(size_text)
-        if size > _MAX_LOOSE:
-            return None
-        content = head[end + 1 :] + inflater.decompress(inflater.unconsumed_tail, size + 1)
+        content = rest + inflater.decompress(inflater.unconsumed_tail, size + 1)
     except (OSError, zlib.error):
         return None
     return (type_num, content) if len(content) == size else None
@@ -134,11 +133,20 @@ def loose_size(objects_dir: str, hexsha: str) -> int | None:
         return None
     try:
         with open(os.path.join(objects_dir, hexsha[:2], hexsha[2:]), "rb") as handle:
-            head = zlib.decompressobj().decompress(handle.read(512), 64)
-        size = head.split(b"\0", 1)[0].split(b" ", 1)[1]
-    except (OSError, zlib.error, IndexError):
+            header = _loose_header(zlib.decompressobj().decompress(handle.read(512), 64))
+    except (OSError, zlib.error):
         return None
-    return int(size) if size.isdigit() else None
+    return None if header is None else header[1]
+
+
+def _loose_header(head: bytes) -> tuple[bytes, int, bytes] | None:
+    """``(type name, size, the content that follows)`` from a loose object's first
+    inflated bytes (``type size\\0``), or None when they are not such a header."""
+    end = head.find(b"\0")
+    kind, _, size_text = head[:end].partition(b" ")
+    if end < 0 or not size_text.isdigit():
+        return None
+    return kind, int(size_text), head[end + 1 :]
 
 
 class CommitFields(NamedTuple):

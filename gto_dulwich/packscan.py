@@ -293,6 +293,33 @@ def _delta_size(delta: bytes, at: int) -> tuple[int, int]:
             return size, at
 
 
+def entry_size(entry: bytes) -> int:
+    """The size of the object a pack entry holds, from the entry's first bytes (512 are
+    plenty): its header, or for a delta the delta's own header (its first compressed
+    bytes).  A "zip bomb" of a blob is sized without being inflated."""
+    kind = (entry[0] >> 4) & 7
+    size, shift, at = entry[0] & 0x0F, 4, 1
+    byte = entry[0]
+    while byte & 0x80:
+        byte = entry[at]
+        at += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+    if kind in _WHOLE:
+        return size
+    if kind == _OFS_DELTA:  # a base offset, then the delta
+        while entry[at] & 0x80:
+            at += 1
+        at += 1
+    elif kind == _REF_DELTA:  # a base id, then the delta
+        at += _HASH
+    else:
+        raise ValueError(f"pack entry type {kind}")
+    delta = zlib.decompressobj().decompress(entry[at:], 32)
+    _base, end = _delta_size(delta, 0)
+    return _delta_size(delta, end)[0]
+
+
 def apply_delta(base: bytes, delta: bytes) -> bytes | None:
     """``base`` with ``delta`` applied, if the delta fits the base and yields what it says."""
     try:
@@ -316,6 +343,8 @@ class PackScanner:
     """Whole objects from the packs of one ``objects`` directory, or None (ask dulwich)."""
 
     def __init__(self, objects_dir: str | os.PathLike[str]) -> None:
+        #: The object directory read: its packs here, its loose objects by the caller.
+        self.objects_dir = os.fspath(objects_dir)
         pack_dir = Path(objects_dir) / "pack"
         try:
             names = sorted(os.listdir(pack_dir))
@@ -376,6 +405,13 @@ class PackScanner:
             for pack in self.packs:
                 pack.release_pages()
         return self.packs[number].read(offset)
+
+    def size(self, number: int, offset: int) -> int:
+        """The size of the object at ``offset`` in pack ``number``, from its entry's header
+        in the mapped pack (:func:`entry_size`; raises what it raises)."""
+        data = self.packs[number]._data
+        assert data is not None
+        return entry_size(data[offset : offset + 512])
 
     def get(self, hexsha: bytes) -> tuple[int, bytes] | None:
         """``(type number, content)`` of a packed object, else None (ask dulwich)."""

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Union
 
+from gto_dulwich import settings
 from gto_dulwich.annotations import Annotation, Index, parse_index
-from gto_dulwich.cache import disabled_by_env
 from gto_dulwich.config import Config, load_config
 from gto_dulwich.errors import AnnotationsRefused, ArtifactNotFound, GTOError
 from gto_dulwich.events import Diagnostic, build_event_log, parse_ref_name
@@ -94,7 +94,7 @@ class Registry:
         try:
             cfg = config or load_config(git.workdir, environ)
             prefixes = artifact_prefixes(artifact) if artifact else None
-            cache = cache and not disabled_by_env()
+            cache = cache and not settings.current().no_cache
             views = None
             if cache and prefixes is None and not git.is_remote:
                 from gto_dulwich.statecache import StateCache

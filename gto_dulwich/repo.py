@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _HEX = frozenset(b"0123456789abcdef")
-_TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+_TYPE_NAMES = {number: name.decode("ascii") for number, name in gitdir.TYPE_NAMES.items()}
 # A signature that git appends to a tag message (it starts a line).
 _SIGNATURE = re.compile(
     rb"^-----BEGIN (?:PGP|SSH) SIGNATURE-----$|^-----BEGIN SIGNED MESSAGE-----$", re.M
@@ -254,7 +254,6 @@ class GitRepo:
         self.cache: TagCache | None = None
         self.index_cache: IndexCache | None = None
         self._scanner: PackScanner | None = None
-        self._objects_dir: str | None = None  # where _scanner reads, loose objects included
         self._shared: dict[str, str] = {}
         self._messages: dict[bytes, str] = {}
         # (name, email, zone) as a tag object's header has them -> decoded and parsed
@@ -561,7 +560,6 @@ class GitRepo:
                 return False
             from gto_dulwich.packscan import PackScanner
 
-            self._objects_dir = objects
             self._scanner = PackScanner(objects)
         return True
 
@@ -587,9 +585,9 @@ class GitRepo:
             found = self._scanner.read(*location)
             if found is not None:
                 return found
-        elif self._objects_dir is not None and self._scanner is not None and self._scanner.complete:
+        elif self._scanner is not None and self._scanner.complete:
             # In no pack (and no pack left to dulwich, which may see it as damaged): loose?
-            found = gitdir.read_loose(self._objects_dir, sha.decode("ascii"))
+            found = gitdir.read_loose(self._scanner.objects_dir, sha.decode("ascii"))
             if found is not None:
                 return found
         from dulwich.objects import ObjectID
@@ -600,7 +598,7 @@ class GitRepo:
         """:meth:`_raw`, with the content checked against its id, as dulwich's object store
         checks every object it hands out (a tampered commit or file is not read)."""
         type_num, raw = self._raw(sha, None)
-        name = _TYPE_NAMES.get(type_num, "").encode("ascii")
+        name = gitdir.TYPE_NAMES.get(type_num, b"")
         if hashlib.sha1(b"%s %d\0%s" % (name, len(raw), raw)).hexdigest().encode() != sha:
             raise ValueError(f"object {_text(sha[:7])} does not match its id")
         return type_num, raw
@@ -747,19 +745,8 @@ class GitRepo:
         data = self._packed_data if self._packed_data is not None else self._packed_refs_bytes()
         if data is None:
             return None
-        if data and not data.endswith(b"\n"):
-            data += b"\n"
-        found = None
-        needle = b" " + ref
-        at = data.find(needle)
-        while at >= 0:
-            start = at - 40
-            if start == 0 or (start > 0 and data[start - 1] == 0x0A):  # at a line start
-                match = _PACKED_ENTRY.match(data, start)
-                if match is not None and match.group(2) == ref:
-                    found = match.group(1)  # the last one wins, as in the parsed dict
-            at = data.find(needle, at + 1)
-        return found
+        entry = scan_packed_refs(data, (ref,))[0].get(ref)
+        return entry[0] if entry else None
 
     def commit_info(self, sha: str) -> CommitInfo | None:
         """Metadata of a commit, or None when it is absent (e.g. a shallow clone)."""
@@ -901,14 +888,13 @@ class GitRepo:
         try:
             if self._scanner_ready():
                 assert self._scanner is not None
-                assert self._objects_dir is not None
                 found = self._scanner.locate(sha)
                 if found is None:
-                    return gitdir.loose_size(self._objects_dir, sha.decode("ascii"))
-                with open(self._scanner.packs[found[0]].pack_path, "rb") as handle:
-                    handle.seek(found[1])
-                    return _packed_size(handle.read(512))
+                    return gitdir.loose_size(self._scanner.objects_dir, sha.decode("ascii"))
+                return self._scanner.size(*found)
             from dulwich.objects import ObjectID
+
+            from gto_dulwich.packscan import entry_size
 
             store = self.dulwich.object_store
             for pack in store.packs:
@@ -918,7 +904,7 @@ class GitRepo:
                     continue
                 with open(pack.data._filename, "rb") as handle:
                     handle.seek(offset)
-                    return _packed_size(handle.read(512))
+                    return entry_size(handle.read(512))
             with open(store._get_shafile_path(ObjectID(sha)), "rb") as handle:  # type: ignore[attr-defined, unused-ignore]
                 head = zlib.decompressobj().decompress(handle.read(512), 64)
             return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
@@ -1156,44 +1142,6 @@ class GitRepo:
 
 _REV_SUFFIXES = re.compile(r"^(.+?)((?:~\d*|\^\{commit\}|\^\d*)*)$")
 _REV_STEP = re.compile(r"(~|\^\{commit\}|\^)(\d*)")
-
-
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    """A little-endian base-128 number (pack and delta headers) and where it ends."""
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, at
-
-
-def _packed_size(entry: bytes) -> int:
-    """The size of the object a pack entry holds: from its header, or for a delta from
-    the delta's own header (its first compressed bytes)."""
-    kind = (entry[0] >> 4) & 7
-    size, shift, at = entry[0] & 0x0F, 4, 1
-    byte = entry[0]
-    while byte & 0x80:
-        byte = entry[at]
-        at += 1
-        size |= (byte & 0x7F) << shift
-        shift += 7
-    if kind in (1, 2, 3, 4):
-        return size
-    if kind == 6:  # OFS_DELTA: a base offset, then the delta
-        while entry[at] & 0x80:
-            at += 1
-        at += 1
-    elif kind == 7:  # REF_DELTA: a base id, then the delta
-        at += 20
-    else:
-        raise ValueError(f"pack entry type {kind}")
-    delta = zlib.decompressobj().decompress(entry[at:], 32)
-    _base, end = _varint(delta, 0)
-    return _varint(delta, end)[0]
 
 
 def _conflict_or_cannot_write(exc: OSError, conflict: GTOError) -> GTOError:

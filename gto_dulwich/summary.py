@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from gto_dulwich.events import Event, EventLog
+from gto_dulwich.events import ORDER, Event, EventLog
 from gto_dulwich.queries import VersionRow, version_rows
 from gto_dulwich.reducer import Artifact, reduce
 from gto_dulwich.render import cut_hexsha
@@ -70,9 +70,7 @@ def rows_after(artifact: Artifact, event: Event) -> list[VersionRow]:
     """``show NAME``'s rows as they were right after ``event``: the artifact's tags folded
     up to and including it, in GTO's order (a later tag, or a CI job re-run days later,
     changes nothing)."""
-    upto = sorted(
-        (e for e in artifact.tag_events if e.sort_key <= event.sort_key), key=lambda e: e.sort_key
-    )
+    upto = sorted((e for e in artifact.tag_events if e.sort_key <= event.sort_key), key=ORDER)
     folded = reduce(EventLog(tuple(upto), ())).find(artifact.name)
     return version_rows(folded) if folded is not None else []
 

@@ -428,10 +428,10 @@ def test_an_error_ending_in_a_newline_prints_as_gto_prints_it(tmp_path: Path) ->
 
 
 def test_a_blob_size_comes_from_its_pack_header_even_for_a_delta() -> None:
-    """A zip-bomb blob is refused from its header (repo._packed_size), never inflated."""
+    """A zip-bomb blob is refused from its header (packscan.entry_size), never inflated."""
     import zlib
 
-    from gto_dulwich.repo import _packed_size
+    from gto_dulwich.packscan import entry_size
 
     def varint(value: int) -> bytes:
         out = bytearray()
@@ -447,10 +447,10 @@ def test_a_blob_size_comes_from_its_pack_header_even_for_a_delta() -> None:
         return bytes([first | (0x80 if rest else 0)]) + rest
 
     size = 3 << 30
-    assert _packed_size(header(3, size) + zlib.compress(b"x")) == size  # a blob
+    assert entry_size(header(3, size) + zlib.compress(b"x")) == size  # a blob
     delta = zlib.compress(varint(10) + varint(size) + b"\x90\x0a")
-    assert _packed_size(header(6, 20) + b"\x85\x01" + delta) == size  # OFS_DELTA
-    assert _packed_size(header(7, 20) + b"\x11" * 20 + delta) == size  # REF_DELTA
+    assert entry_size(header(6, 20) + b"\x85\x01" + delta) == size  # OFS_DELTA
+    assert entry_size(header(7, 20) + b"\x11" * 20 + delta) == size  # REF_DELTA
 
 
 def test_a_command_line_name_in_no_valid_utf8_is_one_line(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from gto_dulwich import api, cache, settings, statecache
+from gto_dulwich import api, settings, statecache
 from gto_dulwich.cli import GTOGroup
 from gto_dulwich.errors import BadSetting
 from gto_dulwich.report import ArtifactReport, RepoReport, build_report
@@ -176,10 +176,10 @@ def test_using_makes_a_record_current_for_the_block_only(monkeypatch: pytest.Mon
     with settings.using(outer) as made:
         assert made is outer
         assert settings.current() is outer
-        assert cache.disabled_by_env()
+        assert settings.current().no_cache
         with settings.using(inner):
             assert settings.current() is inner
-            assert not cache.disabled_by_env()
+            assert not settings.current().no_cache
         assert settings.current() is outer
     assert not settings.current().no_cache
 

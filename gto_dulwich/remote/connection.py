@@ -111,13 +111,6 @@ def credentials_from_env(
     return None
 
 
-def timeout_seconds(environ: Mapping[str, str] | Settings | None = None) -> float:
-    """How long one network request may take (:data:`.guard.TIMEOUT_ENV`, default 60 s)."""
-    from gto_dulwich import settings
-
-    return settings.of(environ).timeout
-
-
 # -- connections -----------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from gto_dulwich.gitdir import TYPE_NAMES
 from gto_dulwich.packscan import apply_delta
 
 #: Objects up to this size are kept in memory as possible delta bases (a registry's
@@ -43,7 +44,6 @@ _MAX_INFLATED = 64 << 20
 _PIECE = 1 << 20
 _RESIDENT = 4 << 20
 
-_TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 #: The types whose content :func:`index_pack` hands back when asked (``kept``): what a
 #: registry reads of every tag, so the reader need not find and inflate them again.
 _KEPT_TYPES = frozenset({1, 4})
@@ -168,12 +168,12 @@ class _Indexer:
                 base_offset = by_id.get(bytes(view[pos : pos + _HASH]))
                 pos += _HASH
                 base = None if base_offset is None else objects.get(base_offset)
-            elif type_num not in _TYPES:
+            elif type_num not in TYPE_NAMES:
                 return None
             elif size > _MAX_OBJECT:
                 if not final:
                     return None  # streamed in pieces: only over a whole pack
-                header = _TYPES[type_num] + b" " + str(size).encode("ascii") + b"\0"
+                header = TYPE_NAMES[type_num] + b" " + str(size).encode("ascii") + b"\0"
                 streamed = _stream(view, start, pos, end, size, header, released)
                 if streamed is None:
                     return None
@@ -203,7 +203,7 @@ class _Indexer:
             self.inflated += len(content)
             if self.inflated > _MAX_INFLATED:
                 return None
-            header = _TYPES[type_num] + b" " + str(len(content)).encode("ascii") + b"\0"
+            header = TYPE_NAMES[type_num] + b" " + str(len(content)).encode("ascii") + b"\0"
             binsha = hashlib.sha1(header + content).digest()
             objects[start] = (type_num, content)
             if kept is not None and type_num in _KEPT_TYPES:
